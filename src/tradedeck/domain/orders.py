@@ -1,0 +1,181 @@
+"""Orders and fills, and the only legal moves of an order's lifecycle.
+
+new → open → partially_filled → filled | canceled | rejected | expired. An order that
+reached a terminal state never moves again; the transition table makes that a rule
+instead of a habit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from tradedeck.domain.errors import Conflict
+from tradedeck.domain.money import ZERO
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+
+    @property
+    def needs_price(self) -> bool:
+        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+
+    @property
+    def needs_stop(self) -> bool:
+        return self in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+
+
+TERMINAL_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+
+_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.NEW: frozenset(
+        {
+            OrderStatus.OPEN,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.REJECTED,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.OPEN: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+            OrderStatus.REJECTED,
+        }
+    ),
+    OrderStatus.PARTIALLY_FILLED: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+}
+
+
+def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
+    return new in _TRANSITIONS.get(current, frozenset())
+
+
+class OrderRole(StrEnum):
+    """Why an order exists: a trader's entry, or a protective leg attached to one."""
+
+    ENTRY = "entry"
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+
+
+@dataclass(slots=True)
+class Order:
+    id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    amount: Decimal
+    created_at: datetime
+    updated_at: datetime
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    client_order_id: str | None = None
+    user_id: int | None = None
+    status: OrderStatus = OrderStatus.NEW
+    status_reason: str | None = None
+    filled: Decimal = ZERO
+    average_price: Decimal | None = None
+    fee: Decimal = ZERO
+    fee_currency: str | None = None
+    # Funds held for this order (quote for buys, base for sells), released as it fills or ends.
+    reserved: Decimal = ZERO
+    triggered: bool = False
+    role: OrderRole = OrderRole.ENTRY
+    parent_id: str | None = None
+    # Protective legs of one entry share a group: one fill cancels (or shrinks) the other.
+    oco_group: str | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    source: str = "api"
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.filled
+
+    def transition(self, new: OrderStatus, at: datetime, reason: str | None = None) -> None:
+        if not can_transition(self.status, new):
+            raise Conflict(
+                "invalid_transition",
+                f"order {self.id} is {self.status.value} and cannot become {new.value}",
+            )
+        self.status = new
+        self.updated_at = at
+        if reason is not None:
+            self.status_reason = reason
+
+    def record_fill(self, amount: Decimal, price: Decimal, fee: Decimal, at: datetime) -> None:
+        """Accumulate a fill into filled amount, volume-weighted price and fees."""
+        total_cost = (self.average_price or ZERO) * self.filled + price * amount
+        self.filled += amount
+        self.average_price = total_cost / self.filled
+        self.fee += fee
+        status = OrderStatus.FILLED if self.filled >= self.amount else OrderStatus.PARTIALLY_FILLED
+        self.transition(status, at)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    id: str
+    order_id: str
+    symbol: str
+    side: Side
+    amount: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str
+    timestamp: datetime
+    user_id: int | None = None
+    realized_pnl: Decimal = ZERO
+    liquidity: str = "taker"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cost(self) -> Decimal:
+        return self.amount * self.price

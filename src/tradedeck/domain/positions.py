@@ -1,0 +1,56 @@
+"""Spot positions: average entry and realized PnL, net of fees.
+
+A buy's fee raises the cost basis, a sell's fee lowers the proceeds, so realized PnL is
+what the trader actually kept. Selling more than the position (coins that were held
+before any trade) realizes PnL only on the part that has a cost basis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from tradedeck.domain.money import ZERO
+from tradedeck.domain.orders import Side
+
+
+@dataclass(slots=True)
+class Position:
+    symbol: str
+    amount: Decimal = ZERO
+    average_entry: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    opened_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.amount > 0
+
+    def apply_fill(
+        self, side: Side, amount: Decimal, price: Decimal, fee_quote: Decimal, at: datetime
+    ) -> Decimal:
+        """Apply one fill and return the PnL it realized (in the quote currency)."""
+        self.updated_at = at
+        if side is Side.BUY:
+            cost = self.average_entry * self.amount + price * amount + fee_quote
+            if self.amount == 0:
+                self.opened_at = at
+            self.amount += amount
+            self.average_entry = cost / self.amount
+            return ZERO
+        closed = min(amount, self.amount)
+        if closed == 0:
+            return ZERO
+        fee_share = fee_quote * closed / amount
+        realized = (price - self.average_entry) * closed - fee_share
+        self.amount -= closed
+        self.realized_pnl += realized
+        if self.amount == 0:
+            self.average_entry = ZERO
+            self.opened_at = None
+        return realized
+
+    def unrealized_pnl(self, last_price: Decimal) -> Decimal:
+        return (last_price - self.average_entry) * self.amount

@@ -1,0 +1,1 @@
+"""Exchanges: the paper matching engine (paper trading and backtests) and, later, ccxt live."""
