@@ -1,0 +1,5 @@
+"""`python -m tradedeck` is the `tradedeck` command."""
+
+from tradedeck.cli import main
+
+main()

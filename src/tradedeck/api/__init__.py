@@ -1,0 +1,1 @@
+"""The REST face: parse → call a service → format. No business rule lives here."""

@@ -1,0 +1,157 @@
+"""The `tradedeck` command: run the platform, manage users, migrate the database.
+
+The person at the server's shell is its administrator, so CLI commands act as an admin
+actor on the `cli` channel (and are audited as such).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from tradedeck import __version__
+from tradedeck.config import Settings, describe_error
+from tradedeck.domain.errors import DomainError
+from tradedeck.domain.roles import Actor, Role
+from tradedeck.security.users import UserService
+from tradedeck.services import open_repository
+from tradedeck.storage.repository import Repository
+
+T = TypeVar("T")
+CLI_ACTOR = Actor(name="cli", role=Role.ADMIN, channel="cli")
+
+app = typer.Typer(help="tradedeck: a self-hosted trading platform.", no_args_is_help=True)
+users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(db_app, name="db")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"tradedeck: {message}", err=True)
+    return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise _fail(describe_error(error)) from None
+
+
+def _with_repository(work: Callable[[Repository], Awaitable[T]]) -> T:
+    settings = load_settings()
+
+    async def main() -> T:
+        repository = await open_repository(settings)
+        try:
+            return await work(repository)
+        finally:
+            await repository.engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as error:
+        raise _fail(error.detail, 1) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tradedeck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """tradedeck: paper trading by default, REST API, signal webhook."""
+
+
+@app.command()
+def run() -> None:
+    """Start tradedeck (API, paper exchange, market replay) and serve until Ctrl-C."""
+    import uvicorn
+
+    from tradedeck.app import create_app
+    from tradedeck.ops.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    typer.echo(
+        f"tradedeck {__version__}: http://{settings.host}:{settings.port} "
+        f"(data in {settings.data_dir.resolve()})",
+        err=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+
+    async def work(_: Repository) -> None:
+        return None
+
+    _with_repository(work)
+    typer.echo("database is up to date")
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="admin, trader or viewer")] = "viewer",
+    telegram_id: Annotated[int | None, typer.Option(help="numeric Telegram user id")] = None,
+) -> None:
+    """Create a user; the API token is printed alone on the last line (shown only once)."""
+
+    async def work(repository: Repository) -> str:
+        user, token = await UserService(repository).create(CLI_ACTOR, name, role, telegram_id)
+        typer.echo(f"created {user.name} ({user.role.value}); API token:", err=True)
+        return token
+
+    token = _with_repository(work)
+    sys.stdout.write(token + "\n")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users, roles and how many live tokens each has."""
+
+    async def work(repository: Repository) -> None:
+        users = await UserService(repository).list(CLI_ACTOR)
+        typer.echo(f"{'NAME':<20} {'ROLE':<8} {'TELEGRAM':<12} {'TOKENS':<6} STATUS")
+        for u in users:
+            status = "revoked" if u.disabled_at else "active"
+            telegram = str(u.telegram_id) if u.telegram_id else "-"
+            typer.echo(f"{u.name:<20} {u.role.value:<8} {telegram:<12} {u.tokens:<6} {status}")
+
+    _with_repository(work)
+
+
+@users_app.command("revoke")
+def users_revoke(name: str) -> None:
+    """Disable a user and revoke all their tokens."""
+
+    async def work(repository: Repository) -> None:
+        await UserService(repository).revoke(CLI_ACTOR, name)
+
+    _with_repository(work)
+    typer.echo(f"revoked {name}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,118 @@
+"""Settings from the environment (prefix TRADEDECK_), a `.env` file, or defaults.
+
+With nothing configured tradedeck runs embedded: SQLite in the data directory, the paper
+exchange on replayed real candles. Every value is validated once at start-up, and a bad
+one stops the process with a single line naming the variable.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "TRADEDECK_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Path(".tradedeck")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default SQLite in DATA_DIR"
+    )
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Paper exchange
+    paper_balances: Annotated[dict[str, Decimal], NoDecode] = Field(
+        default_factory=lambda: {"BTC": Decimal(1), "USD": Decimal(10000), "USDT": Decimal(10000)}
+    )
+    fee_rate: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)
+    slippage_bps: Decimal = Field(default=Decimal(5), ge=0, le=1000)
+    volume_share: Decimal = Field(default=Decimal("0.25"), ge=0, le=1)
+    replay_speed: float = Field(default=300.0, gt=0, description="replayed seconds per real second")
+    markets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    valuation_currency: str = "BTC"
+
+    # Risk limits (defaults; an admin can change them at run time)
+    max_order_notional_trader: Decimal = Field(default=Decimal("0.5"), gt=0)
+    max_order_notional_admin: Decimal = Field(default=Decimal(2), gt=0)
+    max_exposure_pct: Decimal = Field(default=Decimal(50), gt=0, le=100)
+    max_positions: int = Field(default=5, ge=1)
+    cooldown_seconds: float = Field(default=0.0, ge=0)
+    daily_drawdown_pct: Decimal = Field(default=Decimal(10), gt=0, le=100)
+    max_consecutive_rejections: int = Field(default=10, ge=1)
+
+    # Signal webhook
+    signal_secret: SecretStr | None = None
+    signal_max_age_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("paper_balances", mode="before")
+    @classmethod
+    def _parse_balances(cls, value: Any) -> Any:
+        """Accept `BTC=1,USDT=10000` as well as a mapping."""
+        if isinstance(value, str):
+            result: dict[str, str] = {}
+            for part in filter(None, (p.strip() for p in value.split(","))):
+                asset, sep, amount = part.partition("=")
+                if not sep or not asset.strip():
+                    raise ValueError(
+                        f"expected ASSET=AMOUNT pairs separated by commas, got {part!r}"
+                    )
+                result[asset.strip().upper()] = amount.strip()
+            return result
+        return value
+
+    @field_validator("paper_balances")
+    @classmethod
+    def _non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for asset, amount in value.items():
+            if amount < 0 or not amount.is_finite():
+                raise ValueError(f"balance of {asset} must be a non-negative number")
+        return value
+
+    @field_validator("markets", mode="before")
+    @classmethod
+    def _parse_markets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [s.strip().upper() for s in value.split(",") if s.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'tradedeck.db').resolve()}"
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming the first bad setting as the user would write it."""
+    first = error.errors()[0]
+    name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
+    return f"invalid setting {name}: {first['msg']}"

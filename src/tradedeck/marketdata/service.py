@@ -1,0 +1,172 @@
+"""The market that moves: replays bundled real candles into the paper exchange.
+
+Each tick the replay's new candles go to the order manager (which matches resting
+orders against them) and into the candle store. Every few seconds the service also
+re-reads the kill switch (another process may have set it) and shows the risk engine
+the current equity, which is how the daily drawdown guard trips by itself. The replay
+position is saved, so a restart resumes where the market was instead of jumping back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from tradedeck.config import Settings
+from tradedeck.domain.candles import TIMEFRAME_SECONDS, Candle
+from tradedeck.domain.errors import InvalidInput
+from tradedeck.domain.markets import Market
+from tradedeck.marketdata.catalog import BundledMarket, load_bundled_catalog, load_bundled_series
+from tradedeck.marketdata.loaders import CandleSeries
+from tradedeck.marketdata.replay import ReplayFeed
+from tradedeck.storage.repository import Repository
+from tradedeck.trading.killswitch import KillSwitch
+from tradedeck.trading.order_manager import OrderManager
+from tradedeck.trading.risk import RiskEngine
+from tradedeck.trading.valuation import Valuator
+
+log = structlog.get_logger(__name__)
+
+OFFSET_KEY = "replay_offset_seconds"
+KEEP_CANDLES = 1000
+HISTORY_ON_START = 300
+
+
+class MarketDataService:
+    def __init__(
+        self,
+        settings: Settings,
+        repository: Repository,
+        bundled: list[BundledMarket],
+        series: list[CandleSeries],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._repo = repository
+        self._bundled = {b.symbol: b for b in bundled}
+        self._series = series
+        self._clock = clock
+        self._feed: ReplayFeed | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._updated: dict[str, datetime] = {}
+        self.markets: dict[str, Market] = {b.symbol: b.market for b in bundled}
+
+    @classmethod
+    async def load(cls, settings: Settings, repository: Repository) -> MarketDataService:
+        """Read the bundled catalog and candles off the event loop."""
+        bundled = load_bundled_catalog()
+        if settings.markets:
+            known = {b.symbol for b in bundled}
+            unknown = [s for s in settings.markets if s not in known]
+            if unknown:
+                raise InvalidInput(
+                    "unknown_market",
+                    f"TRADEDECK_MARKETS names unknown markets: {', '.join(unknown)}",
+                )
+            bundled = [b for b in bundled if b.symbol in settings.markets]
+        series = await asyncio.to_thread(lambda: [load_bundled_series(b) for b in bundled])
+        return cls(settings, repository, bundled, series)
+
+    def timeframe(self, symbol: str) -> str:
+        return self._bundled[symbol].timeframe
+
+    def updated_at(self, symbol: str) -> datetime | None:
+        return self._updated.get(symbol)
+
+    async def start(
+        self,
+        orders: OrderManager,
+        risk: RiskEngine,
+        valuator: Valuator,
+        kill_switch: KillSwitch,
+        *,
+        run_feed: bool = True,
+    ) -> None:
+        saved = await self._repo.get_setting(OFFSET_KEY)
+        offset = float(saved) if saved else 0.0
+        self._feed = ReplayFeed(
+            self._series, speed=self._settings.replay_speed, clock=self._clock, start_offset=offset
+        )
+        await self._store_history(offset)
+        first = self._feed.prime()
+        await self._deliver(orders, first)
+        if run_feed:
+            self._stop.clear()
+            self._task = asyncio.create_task(
+                self._run(orders, risk, valuator, kill_switch), name="market-replay"
+            )
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._feed is not None:
+            with contextlib.suppress(Exception):
+                await self._save_offset()
+
+    async def _deliver(self, orders: OrderManager, candles: list[Candle]) -> None:
+        if not candles:
+            return
+        await orders.on_candles(candles)
+        await self._repo.upsert_candles(candles)
+        now = datetime.now(UTC)
+        for candle in candles:
+            self._updated[candle.symbol] = now
+
+    async def _run(
+        self,
+        orders: OrderManager,
+        risk: RiskEngine,
+        valuator: Valuator,
+        kill_switch: KillSwitch,
+    ) -> None:
+        assert self._feed is not None
+        last_housekeeping = 0.0
+        last_prune = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                await self._deliver(orders, self._feed.advance())
+                now = time.monotonic()
+                if now - last_housekeeping >= 2.0:
+                    last_housekeeping = now
+                    await kill_switch.refresh()
+                    await risk.observe_equity(valuator.equity(orders.exchange.balances()).total)
+                    await self._save_offset()
+                if now - last_prune >= 60.0:
+                    last_prune = now
+                    await self._prune()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("market_replay_tick_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=0.25)
+
+    async def _save_offset(self) -> None:
+        assert self._feed is not None
+        await self._repo.set_setting(OFFSET_KEY, f"{self._feed.replay_seconds():.3f}", "replay")
+
+    async def _store_history(self, offset: float) -> None:
+        """Give charts and the candles API recent history before the first live candle."""
+        for series in self._series:
+            history = ReplayFeed.history(series, offset, HISTORY_ON_START)
+            if history:
+                await self._repo.upsert_candles(history)
+
+    async def _prune(self) -> None:
+        for symbol, bundled in self._bundled.items():
+            seen = self._feed.current(symbol) if self._feed else None
+            if seen is None:
+                continue
+            keep = timedelta(seconds=TIMEFRAME_SECONDS[bundled.timeframe] * KEEP_CANDLES)
+            await self._repo.prune_candles(symbol, bundled.timeframe, seen.opened_at - keep)

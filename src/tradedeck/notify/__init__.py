@@ -1,0 +1,1 @@
+"""Events and notifications: services publish, the notifier and other listeners consume."""

@@ -1,0 +1,152 @@
+"""The composition of the core: every service built once, from settings, in order.
+
+`create_app` (HTTP), the CLI and the tests all build the core through `start_services`,
+so there is one wiring and no module-level singletons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from tradedeck.config import Settings
+from tradedeck.exchanges.paper import PaperConfig, PaperEngine
+from tradedeck.marketdata.service import MarketDataService
+from tradedeck.notify.events import EventBus, InProcessBus
+from tradedeck.ops.metrics import Metrics
+from tradedeck.security.oneshot import MemoryOneShotStore, OneShotStore, RedisOneShotStore
+from tradedeck.security.users import UserService
+from tradedeck.storage.db import make_engine, upgrade
+from tradedeck.storage.repository import Repository
+from tradedeck.trading.killswitch import KillSwitch
+from tradedeck.trading.order_manager import OrderManager
+from tradedeck.trading.portfolio import PortfolioService
+from tradedeck.trading.risk import RiskEngine, RiskLimits
+from tradedeck.trading.signals import SignalService
+from tradedeck.trading.valuation import Valuator
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    repository: Repository
+    bus: EventBus
+    metrics: Metrics
+    oneshot: OneShotStore
+    users: UserService
+    kill_switch: KillSwitch
+    risk: RiskEngine
+    orders: OrderManager
+    portfolio: PortfolioService
+    marketdata: MarketDataService
+    signals: SignalService
+
+    async def stop(self) -> None:
+        await self.marketdata.stop()
+        await self.signals.stop()
+        await self.bus.stop()
+        await self.oneshot.close()
+        await self.repository.engine.dispose()
+
+
+def default_limits(settings: Settings) -> RiskLimits:
+    return RiskLimits(
+        max_order_notional_trader=settings.max_order_notional_trader,
+        max_order_notional_admin=settings.max_order_notional_admin,
+        max_exposure_pct=settings.max_exposure_pct,
+        max_positions=settings.max_positions,
+        cooldown_seconds=settings.cooldown_seconds,
+        daily_drawdown_pct=settings.daily_drawdown_pct,
+        max_consecutive_rejections=settings.max_consecutive_rejections,
+    )
+
+
+async def open_repository(settings: Settings) -> Repository:
+    """The database, migrated to the latest schema (the CLI needs only this much)."""
+    engine = make_engine(settings.resolved_database_url)
+    await upgrade(engine)
+    return Repository(engine)
+
+
+async def start_services(
+    settings: Settings, *, metrics: Metrics | None = None, start_feed: bool = True
+) -> Services:
+    """Build and start the core. With ``start_feed=False`` the market stands still
+    (tests drive candles themselves)."""
+    repository = await open_repository(settings)
+    stack: list[Any] = []
+    try:
+        bus = InProcessBus()
+        metrics = metrics or Metrics()
+        oneshot: OneShotStore = (
+            RedisOneShotStore.from_url(settings.redis_url)
+            if settings.redis_url
+            else MemoryOneShotStore()
+        )
+        marketdata = await MarketDataService.load(settings, repository)
+        await repository.seed_balances(dict(settings.paper_balances))
+        exchange = PaperEngine(
+            marketdata.markets,
+            PaperConfig(
+                fee_rate=settings.fee_rate,
+                slippage_bps=settings.slippage_bps,
+                volume_share=settings.volume_share,
+            ),
+            balances=await repository.load_balances(),
+            open_orders=await repository.load_open_orders(),
+        )
+        valuator = Valuator(exchange.markets, exchange.last_price, settings.valuation_currency)
+        kill_switch = KillSwitch(repository, bus)
+        await kill_switch.refresh()
+        risk = RiskEngine(
+            repository,
+            default_limits(settings),
+            kill_switch_active=lambda: kill_switch.active,
+            kill_switch_reason=kill_switch.reason,
+            trip_kill_switch=kill_switch.trip,
+            currency=settings.valuation_currency,
+        )
+        await risk.load()
+        orders = OrderManager(
+            exchange,
+            repository,
+            bus,
+            risk,
+            valuator,
+            metrics,
+            await repository.load_positions(),
+        )
+        kill_switch.bind_canceller(orders.cancel_all)
+        portfolio = PortfolioService(orders, repository, valuator, lambda: risk.day_start_equity)
+        signals = SignalService(orders, repository, valuator)
+        services = Services(
+            settings=settings,
+            repository=repository,
+            bus=bus,
+            metrics=metrics,
+            oneshot=oneshot,
+            users=UserService(repository),
+            kill_switch=kill_switch,
+            risk=risk,
+            orders=orders,
+            portfolio=portfolio,
+            marketdata=marketdata,
+            signals=signals,
+        )
+        await bus.start()
+        stack.append(bus)
+        await signals.start()
+        stack.append(signals)
+        await marketdata.start(orders, risk, valuator, kill_switch, run_feed=start_feed)
+        return services
+    except BaseException:
+        for item in reversed(stack):
+            with contextlib.suppress(Exception):
+                await item.stop()
+        await repository.engine.dispose()
+        raise

@@ -1,0 +1,614 @@
+"""The one place that speaks SQL. Services call these methods; each method is one
+transaction, and a trading update (orders, fills, balances, positions, state history)
+is written in a single transaction so a failure leaves nothing half-written."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tradedeck.domain.balances import Balance
+from tradedeck.domain.candles import Candle
+from tradedeck.domain.errors import Conflict, RiskRefused
+from tradedeck.domain.money import ZERO, from_float
+from tradedeck.domain.orders import Fill, Order, OrderRole, OrderStatus, OrderType, Side
+from tradedeck.domain.positions import Position
+from tradedeck.domain.roles import Role
+from tradedeck.exchanges.base import ExchangeUpdate
+from tradedeck.storage import models as m
+
+_ORDER_FIELDS = [f.name for f in dataclasses.fields(Order)]
+_FILL_COLUMNS = [c.name for c in m.fills.columns]
+OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    telegram_id: int | None
+    created_at: datetime
+    disabled_at: datetime | None = None
+    tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchState:
+    active: bool
+    reason: str | None = None
+    actor: str | None = None
+    changed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRecord:
+    id: str
+    received_at: datetime
+    payload: str
+    status: str
+    order_id: str | None
+    reason: str | None
+    updated_at: datetime
+
+
+class KillSwitchActiveInStore(RiskRefused):
+    """Raised inside a write when the stored kill switch is on (another process set it)."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Repository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._dialect = engine.dialect.name
+
+    # -- helpers ---------------------------------------------------------------------
+    def _insert(self, table: Table) -> Any:
+        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+
+    async def _upsert(
+        self, conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]
+    ) -> None:
+        if not rows:
+            return
+        stmt = self._insert(table)
+        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+
+    # -- users and tokens ------------------------------------------------------------
+    async def create_user(
+        self,
+        name: str,
+        role: Role,
+        telegram_id: int | None,
+        token_hash: str,
+        token_prefix: str,
+    ) -> User:
+        now = _utcnow()
+        try:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(
+                    insert(m.users).values(
+                        name=name, role=role.value, telegram_id=telegram_id, created_at=now
+                    )
+                )
+                user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+                await conn.execute(
+                    insert(m.api_tokens).values(
+                        user_id=user_id, token_hash=token_hash, prefix=token_prefix, created_at=now
+                    )
+                )
+        except IntegrityError:
+            raise Conflict(
+                "user_exists", f"a user named {name!r} or with that Telegram id already exists"
+            ) from None
+        return User(user_id, name, role, telegram_id, now, tokens=1)
+
+    async def user_by_token_hash(self, token_hash: str) -> User | None:
+        query = (
+            select(m.users)
+            .join(m.api_tokens, m.api_tokens.c.user_id == m.users.c.id)
+            .where(
+                m.api_tokens.c.token_hash == token_hash,
+                m.api_tokens.c.revoked_at.is_(None),
+                m.users.c.disabled_at.is_(None),
+            )
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return _user(row) if row else None
+
+    async def user_by_telegram_id(self, telegram_id: int) -> User | None:
+        query = select(m.users).where(
+            m.users.c.telegram_id == telegram_id, m.users.c.disabled_at.is_(None)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return _user(row) if row else None
+
+    async def list_users(self) -> list[User]:
+        active_tokens = (
+            select(func.count())
+            .where(m.api_tokens.c.user_id == m.users.c.id, m.api_tokens.c.revoked_at.is_(None))
+            .scalar_subquery()
+        )
+        query = select(m.users, active_tokens.label("tokens")).order_by(m.users.c.id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_user(r, tokens=int(r["tokens"])) for r in rows]
+
+    async def revoke_user(self, name: str) -> bool:
+        """Disable the user and revoke every token they hold; False when no such user."""
+        now = _utcnow()
+        async with self.engine.begin() as conn:
+            user_id = (
+                await conn.execute(select(m.users.c.id).where(m.users.c.name == name))
+            ).scalar()
+            if user_id is None:
+                return False
+            await conn.execute(
+                update(m.api_tokens)
+                .where(m.api_tokens.c.user_id == user_id, m.api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            await conn.execute(
+                update(m.users).where(m.users.c.id == user_id).values(disabled_at=now)
+            )
+        return True
+
+    # -- trading state -----------------------------------------------------------------
+    async def load_balances(self) -> list[Balance]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(m.balances))).mappings().all()
+        return [Balance(r["asset"], r["free"], r["reserved"]) for r in rows]
+
+    async def seed_balances(self, initial: dict[str, Decimal]) -> bool:
+        """Give a new paper account its starting funds; False when it already has balances."""
+        now = _utcnow()
+        async with self.engine.begin() as conn:
+            count = (await conn.execute(select(func.count()).select_from(m.balances))).scalar()
+            if count:
+                return False
+            rows = [
+                {"asset": a, "free": v, "reserved": ZERO, "updated_at": now}
+                for a, v in initial.items()
+            ]
+            if rows:
+                await conn.execute(insert(m.balances), rows)
+        return True
+
+    async def load_open_orders(self) -> list[Order]:
+        query = (
+            select(m.orders)
+            .where(m.orders.c.status.in_(OPEN_STATUSES))
+            .order_by(m.orders.c.created_at, m.orders.c.id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_order(r) for r in rows]
+
+    async def load_positions(self) -> list[Position]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(m.positions))).mappings().all()
+        return [
+            Position(
+                r["symbol"],
+                r["amount"],
+                r["average_entry"],
+                r["realized_pnl"],
+                r["opened_at"],
+                r["updated_at"],
+            )
+            for r in rows
+        ]
+
+    async def save_update(
+        self,
+        update_: ExchangeUpdate,
+        positions: Iterable[Position],
+        *,
+        require_kill_switch_off: bool = False,
+    ) -> None:
+        """Persist one exchange update atomically, with each order's new state in its history.
+
+        With ``require_kill_switch_off`` the stored kill switch is read inside the same
+        transaction, so a switch set by another process (the watchdog) blocks the write.
+        """
+        now = _utcnow()
+        async with self.engine.begin() as conn:
+            if require_kill_switch_off:
+                active = (
+                    await conn.execute(
+                        select(m.kill_switch.c.active, m.kill_switch.c.reason).where(
+                            m.kill_switch.c.id == 1
+                        )
+                    )
+                ).first()
+                if active is not None and active[0]:
+                    raise KillSwitchActiveInStore(
+                        "kill_switch_active",
+                        f"trading is halted by the kill switch: {active[1] or 'no reason given'}",
+                    )
+            await self._upsert(conn, m.orders, [_order_row(o) for o in update_.orders], ["id"])
+            if update_.orders:
+                await conn.execute(
+                    insert(m.order_events),
+                    [
+                        {
+                            "order_id": o.id,
+                            "status": o.status.value,
+                            "filled": o.filled,
+                            "reason": o.status_reason,
+                            "at": o.updated_at,
+                        }
+                        for o in update_.orders
+                    ],
+                )
+            if update_.fills:
+                await conn.execute(insert(m.fills), [_fill_row(f) for f in update_.fills])
+            await self._upsert(
+                conn,
+                m.balances,
+                [
+                    {"asset": b.asset, "free": b.free, "reserved": b.reserved, "updated_at": now}
+                    for b in update_.balances
+                ],
+                ["asset"],
+            )
+            await self._upsert(
+                conn,
+                m.positions,
+                [
+                    {
+                        "symbol": p.symbol,
+                        "amount": p.amount,
+                        "average_entry": p.average_entry,
+                        "realized_pnl": p.realized_pnl,
+                        "opened_at": p.opened_at,
+                        "updated_at": p.updated_at,
+                    }
+                    for p in positions
+                ],
+                ["symbol"],
+            )
+
+    async def get_order(self, order_id: str) -> Order | None:
+        async with self.engine.connect() as conn:
+            row = (
+                (await conn.execute(select(m.orders).where(m.orders.c.id == order_id)))
+                .mappings()
+                .first()
+            )
+        return _order(row) if row else None
+
+    async def get_order_by_client_id(
+        self, user_id: int | None, client_order_id: str
+    ) -> Order | None:
+        query = select(m.orders).where(
+            m.orders.c.client_order_id == client_order_id,
+            m.orders.c.user_id.is_(None) if user_id is None else m.orders.c.user_id == user_id,
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return _order(row) if row else None
+
+    async def list_orders(
+        self,
+        *,
+        statuses: Sequence[OrderStatus] | None = None,
+        symbol: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Order]:
+        query = select(m.orders)
+        if statuses:
+            query = query.where(m.orders.c.status.in_([s.value for s in statuses]))
+        if symbol:
+            query = query.where(m.orders.c.symbol == symbol)
+        query = (
+            query.order_by(m.orders.c.created_at.desc(), m.orders.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_order(r) for r in rows]
+
+    async def order_history(self, order_id: str) -> list[dict[str, Any]]:
+        query = (
+            select(m.order_events)
+            .where(m.order_events.c.order_id == order_id)
+            .order_by(m.order_events.c.id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [dict(r) for r in rows]
+
+    async def list_fills(
+        self,
+        *,
+        symbol: str | None = None,
+        order_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Fill]:
+        query = select(m.fills)
+        if symbol:
+            query = query.where(m.fills.c.symbol == symbol)
+        if order_id:
+            query = query.where(m.fills.c.order_id == order_id)
+        if since:
+            query = query.where(m.fills.c.timestamp >= since)
+        query = (
+            query.order_by(m.fills.c.timestamp.desc(), m.fills.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_fill(r) for r in rows]
+
+    # -- kill switch and settings -----------------------------------------------------------
+    async def get_kill_switch(self) -> KillSwitchState:
+        async with self.engine.connect() as conn:
+            row = (
+                (await conn.execute(select(m.kill_switch).where(m.kill_switch.c.id == 1)))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return KillSwitchState(active=False)
+        return KillSwitchState(row["active"], row["reason"], row["actor"], row["changed_at"])
+
+    async def set_kill_switch(self, state: KillSwitchState) -> None:
+        async with self.engine.begin() as conn:
+            await self._upsert(
+                conn,
+                m.kill_switch,
+                [
+                    {
+                        "id": 1,
+                        "active": state.active,
+                        "reason": state.reason,
+                        "actor": state.actor,
+                        "changed_at": state.changed_at,
+                    }
+                ],
+                ["id"],
+            )
+
+    async def get_setting(self, key: str) -> str | None:
+        async with self.engine.connect() as conn:
+            value = (
+                await conn.execute(select(m.settings_kv.c.value).where(m.settings_kv.c.key == key))
+            ).scalar()
+        return None if value is None else str(value)
+
+    async def set_setting(self, key: str, value: str, updated_by: str) -> None:
+        async with self.engine.begin() as conn:
+            await self._upsert(
+                conn,
+                m.settings_kv,
+                [{"key": key, "value": value, "updated_by": updated_by, "updated_at": _utcnow()}],
+                ["key"],
+            )
+
+    async def day_equity(self, day: date) -> tuple[Decimal, Decimal] | None:
+        query = select(m.daily_equity.c.start_equity, m.daily_equity.c.low_equity).where(
+            m.daily_equity.c.day == day
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (row[0], row[1]) if row else None
+
+    async def record_day_equity(self, day: date, currency: str, equity: Decimal) -> Decimal:
+        """Remember the first equity seen on ``day`` (and the lowest); return the day's start."""
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(m.daily_equity.c.start_equity, m.daily_equity.c.low_equity).where(
+                        m.daily_equity.c.day == day
+                    )
+                )
+            ).first()
+            if row is None:
+                await conn.execute(
+                    insert(m.daily_equity).values(
+                        day=day, currency=currency, start_equity=equity, low_equity=equity
+                    )
+                )
+                return equity
+            if equity < row[1]:
+                await conn.execute(
+                    update(m.daily_equity)
+                    .where(m.daily_equity.c.day == day)
+                    .values(low_equity=equity)
+                )
+            return Decimal(row[0])
+
+    # -- candles -----------------------------------------------------------------------------
+    async def upsert_candles(self, items: Sequence[Candle]) -> None:
+        rows = [
+            {
+                "symbol": c.symbol,
+                "timeframe": c.timeframe,
+                "opened_at": c.opened_at,
+                "open": float(c.open),
+                "high": float(c.high),
+                "low": float(c.low),
+                "close": float(c.close),
+                "volume": float(c.volume),
+            }
+            for c in items
+        ]
+        async with self.engine.begin() as conn:
+            await self._upsert(conn, m.candles, rows, ["symbol", "timeframe", "opened_at"])
+
+    async def list_candles(
+        self, symbol: str, timeframe: str, *, limit: int = 200, before: datetime | None = None
+    ) -> list[Candle]:
+        c = m.candles.c
+        query = select(m.candles).where(c.symbol == symbol, c.timeframe == timeframe)
+        if before is not None:
+            query = query.where(c.opened_at < before)
+        query = query.order_by(c.opened_at.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [
+            Candle(
+                r["symbol"],
+                r["timeframe"],
+                r["opened_at"],
+                from_float(r["open"]),
+                from_float(r["high"]),
+                from_float(r["low"]),
+                from_float(r["close"]),
+                from_float(r["volume"]),
+            )
+            for r in reversed(rows)
+        ]
+
+    async def prune_candles(self, symbol: str, timeframe: str, keep_after: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(m.candles).where(
+                    and_(
+                        m.candles.c.symbol == symbol,
+                        m.candles.c.timeframe == timeframe,
+                        m.candles.c.opened_at < keep_after,
+                    )
+                )
+            )
+
+    # -- signals -----------------------------------------------------------------------------
+    async def insert_signal(self, signal_id: str, nonce: str, payload: str) -> bool:
+        """Store a received signal; False when its nonce was seen before (a replay)."""
+        now = _utcnow()
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    insert(m.signals).values(
+                        id=signal_id,
+                        received_at=now,
+                        nonce=nonce,
+                        payload=payload,
+                        status="queued",
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def update_signal(
+        self, signal_id: str, status: str, order_id: str | None = None, reason: str | None = None
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(m.signals)
+                .where(m.signals.c.id == signal_id)
+                .values(status=status, order_id=order_id, reason=reason, updated_at=_utcnow())
+            )
+
+    async def expire_queued_signals(self, reason: str) -> int:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(m.signals)
+                .where(m.signals.c.status == "queued")
+                .values(status="expired", reason=reason, updated_at=_utcnow())
+            )
+        return int(result.rowcount or 0)
+
+    async def get_signal(self, signal_id: str) -> SignalRecord | None:
+        async with self.engine.connect() as conn:
+            row = (
+                (await conn.execute(select(m.signals).where(m.signals.c.id == signal_id)))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return SignalRecord(
+            row["id"],
+            row["received_at"],
+            row["payload"],
+            row["status"],
+            row["order_id"],
+            row["reason"],
+            row["updated_at"],
+        )
+
+    # -- audit -------------------------------------------------------------------------------
+    async def audit(
+        self, actor: str, channel: str, action: str, outcome: str, detail: str | None = None
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(m.audit_log).values(
+                    at=_utcnow(),
+                    actor=actor,
+                    channel=channel,
+                    action=action,
+                    outcome=outcome,
+                    detail=detail,
+                )
+            )
+
+    async def list_audit(self, limit: int = 100) -> list[dict[str, Any]]:
+        query = select(m.audit_log).order_by(m.audit_log.c.id.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [dict(r) for r in rows]
+
+
+def _user(row: Any, tokens: int = 0) -> User:
+    return User(
+        id=row["id"],
+        name=row["name"],
+        role=Role(row["role"]),
+        telegram_id=row["telegram_id"],
+        created_at=row["created_at"],
+        disabled_at=row["disabled_at"],
+        tokens=tokens,
+    )
+
+
+def _order_row(order: Order) -> dict[str, Any]:
+    row = {name: getattr(order, name) for name in _ORDER_FIELDS}
+    for key in ("side", "type", "status", "role"):
+        row[key] = row[key].value
+    return row
+
+
+def _order(row: Any) -> Order:
+    values = {name: row[name] for name in _ORDER_FIELDS}
+    values["side"] = Side(values["side"])
+    values["type"] = OrderType(values["type"])
+    values["status"] = OrderStatus(values["status"])
+    values["role"] = OrderRole(values["role"])
+    return Order(**values)
+
+
+def _fill_row(fill: Fill) -> dict[str, Any]:
+    row = {name: getattr(fill, name) for name in _FILL_COLUMNS}
+    row["side"] = fill.side.value
+    return row
+
+
+def _fill(row: Any) -> Fill:
+    values = {name: row[name] for name in _FILL_COLUMNS}
+    values["side"] = Side(values["side"])
+    return Fill(**values)

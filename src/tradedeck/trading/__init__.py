@@ -1,0 +1,1 @@
+"""Trading services: order manager, risk engine, kill switch, portfolio and PnL, sizing."""

@@ -1,0 +1,343 @@
+"""The order manager: the one trading path from a request to a stored, matched order.
+
+Under one lock it runs the risk engine, hands the order to the exchange, applies fills
+to positions and persists everything in one transaction. If the write fails the
+exchange's in-memory state and the positions are rolled back, so memory, database and
+exchange never disagree. Events go out only after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+
+import structlog
+
+from tradedeck.domain.candles import Candle
+from tradedeck.domain.errors import Conflict, InvalidInput, NotFound, OrderRejected, RiskRefused
+from tradedeck.domain.markets import Market, normalize_symbol
+from tradedeck.domain.money import fmt
+from tradedeck.domain.orders import Fill, Order, OrderRole, OrderStatus
+from tradedeck.domain.positions import Position
+from tradedeck.domain.roles import Actor, Permission, Role
+from tradedeck.exchanges.base import ExchangeUpdate
+from tradedeck.exchanges.paper import PaperEngine
+from tradedeck.notify.events import Event, EventBus, EventType
+from tradedeck.ops.metrics import Metrics
+from tradedeck.storage.repository import Repository
+from tradedeck.trading.requests import OrderRequest
+from tradedeck.trading.risk import OrderCheck, RiskEngine
+from tradedeck.trading.valuation import Valuator
+
+log = structlog.get_logger(__name__)
+
+_CLIENT_ID_MAX = 64
+_EVENT_BY_STATUS = {
+    OrderStatus.OPEN: EventType.ORDER_PLACED,
+    OrderStatus.FILLED: EventType.ORDER_FILLED,
+    OrderStatus.PARTIALLY_FILLED: EventType.ORDER_PARTIALLY_FILLED,
+    OrderStatus.CANCELED: EventType.ORDER_CANCELED,
+    OrderStatus.EXPIRED: EventType.ORDER_EXPIRED,
+    OrderStatus.REJECTED: EventType.ORDER_REJECTED,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OrderManager:
+    def __init__(
+        self,
+        exchange: PaperEngine,
+        repository: Repository,
+        bus: EventBus,
+        risk: RiskEngine,
+        valuator: Valuator,
+        metrics: Metrics,
+        positions: Iterable[Position] = (),
+        *,
+        clock: Callable[[], datetime] = _now,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.exchange = exchange
+        self._repo = repository
+        self._bus = bus
+        self._risk = risk
+        self._valuator = valuator
+        self._metrics = metrics
+        self._positions: dict[str, Position] = {p.symbol: p for p in positions}
+        self._clock = clock
+        self._new_id = new_id
+        self._lock = asyncio.Lock()
+
+    # -- reads -----------------------------------------------------------------------
+    def market(self, symbol: str) -> Market:
+        return self.exchange.market(normalize_symbol(symbol))
+
+    def positions(self) -> list[Position]:
+        return [copy.copy(p) for p in sorted(self._positions.values(), key=lambda p: p.symbol)]
+
+    def position(self, symbol: str) -> Position | None:
+        p = self._positions.get(symbol)
+        return copy.copy(p) if p else None
+
+    async def get_order(self, actor: Actor, order_id: str) -> Order:
+        actor.require(Permission.READ)
+        order = await self._repo.get_order(order_id)
+        if order is None:
+            raise NotFound("order_not_found", f"no order with id {order_id!r}")
+        return order
+
+    # -- writes ----------------------------------------------------------------------
+    async def place(self, actor: Actor, request: OrderRequest) -> tuple[Order, bool]:
+        """Place an order; returns it and whether it was created (False: idempotent replay)."""
+        actor.require(Permission.TRADE)
+        market = self.market(request.symbol)
+        self._validate(market, request)
+        if request.client_order_id:
+            existing = await self._repo.get_order_by_client_id(
+                actor.user_id, request.client_order_id
+            )
+            if existing is not None:
+                return existing, False
+        async with self._lock:
+            self._risk.check(actor, self._order_check(market, request))
+            now = self._clock()
+            order = Order(
+                id=self._new_id(),
+                symbol=market.symbol,
+                side=request.side,
+                type=request.type,
+                amount=request.amount,
+                price=request.price,
+                stop_price=request.stop_price,
+                client_order_id=request.client_order_id,
+                user_id=actor.user_id,
+                stop_loss=request.stop_loss,
+                take_profit=request.take_profit,
+                source=request.source,
+                created_at=now,
+                updated_at=now,
+            )
+            try:
+                update = await self._apply(
+                    lambda: self.exchange.submit(order, now), require_kill_switch_off=True
+                )
+            except OrderRejected as refused:
+                self._metrics.order_rejections_total.labels(reason=refused.code).inc()
+                await self._risk.record_rejection(refused.detail)
+                await self._publish_rejection(actor, request, refused)
+                raise
+            except RiskRefused as refused:
+                self._metrics.order_rejections_total.labels(reason=refused.code).inc()
+                raise
+            self._risk.record_trade(actor)
+        placed = next(o for o in update.orders if o.id == order.id)
+        await self._publish(update, placed_id=order.id)
+        return placed, True
+
+    async def cancel(self, actor: Actor, order_id: str) -> Order:
+        actor.require(Permission.TRADE)
+        async with self._lock:
+            current = self.exchange.get_order(order_id)
+            if current is None:
+                stored = await self._repo.get_order(order_id)
+                if stored is None:
+                    raise NotFound("order_not_found", f"no order with id {order_id!r}")
+                raise Conflict(
+                    "order_not_open", f"order {order_id} is {stored.status.value}, not open"
+                )
+            if actor.role is not Role.ADMIN and current.user_id != actor.user_id:
+                raise NotFound("order_not_found", f"no order with id {order_id!r}")
+            now = self._clock()
+            update = await self._apply(
+                lambda: self.exchange.cancel(order_id, now, f"canceled by {actor.name}")
+            )
+        await self._publish(update)
+        return next(o for o in update.orders if o.id == order_id)
+
+    async def cancel_all(self, reason: str) -> int:
+        """Cancel every open order in one transaction (the kill switch path)."""
+        async with self._lock:
+            open_ids = [o.id for o in self.exchange.open_orders()]
+            if not open_ids:
+                return 0
+            now = self._clock()
+
+            def cancel_each() -> ExchangeUpdate:
+                merged = ExchangeUpdate()
+                for order_id in open_ids:
+                    if self.exchange.get_order(order_id) is not None:  # OCO siblings go together
+                        merged.merge(self.exchange.cancel(order_id, now, reason))
+                return merged
+
+            update = await self._apply(cancel_each)
+        await self._publish(update)
+        return sum(1 for o in update.orders if o.status is OrderStatus.CANCELED)
+
+    async def on_candles(self, candles: Sequence[Candle]) -> ExchangeUpdate:
+        """Feed new market candles to the exchange and persist whatever they matched."""
+        async with self._lock:
+            now = self._clock()
+
+            def match() -> ExchangeUpdate:
+                merged = ExchangeUpdate()
+                for candle in candles:
+                    merged.merge(self.exchange.on_candle(candle, now))
+                return merged
+
+            update = await self._apply(match)
+        if not update.empty:
+            await self._publish(update)
+        return update
+
+    # -- internals -------------------------------------------------------------------
+    async def _apply(
+        self, operation: Callable[[], ExchangeUpdate], *, require_kill_switch_off: bool = False
+    ) -> ExchangeUpdate:
+        """Run an exchange operation and persist it atomically; undo memory on failure."""
+        saved_positions = {s: copy.copy(p) for s, p in self._positions.items()}
+        try:
+            with self.exchange.atomic():
+                update = operation()
+                if update.empty:
+                    return update
+                touched = self._apply_fills(update)
+                await self._repo.save_update(
+                    update, touched, require_kill_switch_off=require_kill_switch_off
+                )
+        except BaseException:
+            self._positions = saved_positions
+            raise
+        for order in update.orders:
+            self._metrics.orders_total.labels(
+                side=order.side.value, type=order.type.value, status=order.status.value
+            ).inc()
+        return update
+
+    def _apply_fills(self, update: ExchangeUpdate) -> list[Position]:
+        touched: dict[str, Position] = {}
+        for i, fill in enumerate(update.fills):
+            position = self._positions.setdefault(fill.symbol, Position(fill.symbol))
+            realized = position.apply_fill(
+                fill.side, fill.amount, fill.price, fill.fee, fill.timestamp
+            )
+            update.fills[i] = dataclasses.replace(fill, realized_pnl=realized)
+            touched[fill.symbol] = position
+        return list(touched.values())
+
+    def _validate(self, market: Market, request: OrderRequest) -> None:
+        """Refuse malformed requests before they take the lock or touch anything."""
+        market.check_amount(request.amount)
+        if request.type.needs_price:
+            if request.price is None:
+                raise InvalidInput("missing_price", f"a {request.type.value} order needs a price")
+            market.check_price(request.price)
+        elif request.price is not None:
+            raise InvalidInput("unexpected_price", f"a {request.type.value} order takes no price")
+        if request.type.needs_stop:
+            if request.stop_price is None:
+                raise InvalidInput(
+                    "missing_stop_price", f"a {request.type.value} order needs a stop_price"
+                )
+            market.check_price(request.stop_price, "stop_price")
+        elif request.stop_price is not None:
+            raise InvalidInput(
+                "unexpected_stop_price", f"a {request.type.value} order takes no stop_price"
+            )
+        if request.client_order_id is not None and not (
+            0 < len(request.client_order_id) <= _CLIENT_ID_MAX
+            and request.client_order_id.isprintable()
+        ):
+            raise InvalidInput(
+                "invalid_client_order_id",
+                f"client_order_id must be 1 to {_CLIENT_ID_MAX} printable characters",
+            )
+
+    def _order_check(self, market: Market, request: OrderRequest) -> OrderCheck:
+        reference = request.price or request.stop_price or self.exchange.last_price(market.symbol)
+        quote_value = self._valuator.price(market.quote)
+        notional = (
+            request.amount * reference * quote_value
+            if reference is not None and quote_value is not None
+            else None
+        )
+        equity = self._valuator.equity(self.exchange.balances()).total
+        base_exposure = None
+        base_price = self._valuator.price(market.base)
+        if base_price is not None:
+            held = self.exchange.balance(market.base).total
+            base_exposure = (held + request.amount) * base_price
+        position = self._positions.get(market.symbol)
+        open_positions = sum(1 for p in self._positions.values() if p.is_open)
+        return OrderCheck(
+            symbol=market.symbol,
+            side=request.side,
+            base=market.base,
+            notional=notional,
+            equity=equity,
+            base_exposure=base_exposure,
+            opens_position=position is None or not position.is_open,
+            open_positions=open_positions,
+        )
+
+    async def _publish(self, update: ExchangeUpdate, placed_id: str | None = None) -> None:
+        fills_by_order: dict[str, list[Fill]] = {}
+        for fill in update.fills:
+            fills_by_order.setdefault(fill.order_id, []).append(fill)
+        for order in update.orders:
+            event_type = _EVENT_BY_STATUS.get(order.status)
+            if event_type is None:
+                continue
+            resting_entry = order.role is OrderRole.ENTRY and order.id != placed_id
+            if event_type is EventType.ORDER_PLACED and resting_entry:
+                continue  # touched by a candle without a fill: nothing new to announce
+            await self._bus.publish(
+                Event(
+                    type=event_type,
+                    user_id=order.user_id,
+                    data=order_summary(order, fills_by_order.get(order.id, [])),
+                )
+            )
+
+    async def _publish_rejection(
+        self, actor: Actor, request: OrderRequest, refused: OrderRejected
+    ) -> None:
+        log.info("order_rejected", user=actor.name, symbol=request.symbol, reason=refused.code)
+        await self._bus.publish(
+            Event(
+                type=EventType.ORDER_REJECTED,
+                user_id=actor.user_id,
+                data={
+                    "symbol": request.symbol,
+                    "side": request.side.value,
+                    "type": request.type.value,
+                    "amount": fmt(request.amount),
+                    "reason": refused.code,
+                    "detail": refused.detail,
+                },
+            )
+        )
+
+
+def order_summary(order: Order, fills: Sequence[Fill] = ()) -> dict[str, object]:
+    return {
+        "order_id": order.id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.type.value,
+        "status": order.status.value,
+        "amount": fmt(order.amount),
+        "filled": fmt(order.filled),
+        "average_price": fmt(order.average_price),
+        "reason": order.status_reason,
+        "role": order.role.value,
+        "fills": [
+            {"amount": fmt(f.amount), "price": fmt(f.price), "fee": fmt(f.fee)} for f in fills
+        ],
+    }

@@ -1,0 +1,156 @@
+"""Balances, positions and PnL as a trader reads them, valued in one currency.
+
+Realized PnL comes from stored fills (net of fees); unrealized from open positions at
+the last price; "today" is realized today plus the unrealized PnL of what is still open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from tradedeck.domain.balances import Balance
+from tradedeck.domain.errors import InvalidInput
+from tradedeck.domain.money import ZERO
+from tradedeck.domain.roles import Actor, Permission
+from tradedeck.storage.repository import Repository
+from tradedeck.trading.order_manager import OrderManager
+from tradedeck.trading.valuation import Equity, Valuator
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    symbol: str
+    amount: Decimal
+    average_entry: Decimal
+    last_price: Decimal | None
+    unrealized_pnl: Decimal | None
+    realized_pnl: Decimal
+    quote: str
+    value: Decimal | None
+    opened_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PnlSummary:
+    currency: str
+    realized: Decimal
+    unrealized: Decimal
+    total: Decimal
+    today_realized: Decimal
+    today: Decimal
+    fees_today: Decimal
+    equity: Decimal
+    day_start_equity: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class DailyPnl:
+    day: date
+    realized: Decimal
+    fees: Decimal
+    fills: int
+
+
+class PortfolioService:
+    def __init__(
+        self,
+        orders: OrderManager,
+        repository: Repository,
+        valuator: Valuator,
+        day_start_equity: Callable[[], Decimal | None],
+    ) -> None:
+        self._orders = orders
+        self._repo = repository
+        self._valuator = valuator
+        self._day_start = day_start_equity
+
+    @property
+    def currency(self) -> str:
+        return self._valuator.currency
+
+    def balances(self, actor: Actor) -> tuple[list[Balance], Equity]:
+        actor.require(Permission.READ)
+        balances = [b for b in self._orders.exchange.balances() if b.total != 0 or b.reserved]
+        return balances, self._valuator.equity(balances)
+
+    def positions(self, actor: Actor) -> list[PositionView]:
+        actor.require(Permission.READ)
+        views = []
+        for position in self._orders.positions():
+            if not position.is_open:
+                continue
+            market = self._orders.exchange.market(position.symbol)
+            last = self._orders.exchange.last_price(position.symbol)
+            unrealized = position.unrealized_pnl(last) if last is not None else None
+            value = self._valuator.value(market.base, position.amount)
+            views.append(
+                PositionView(
+                    symbol=position.symbol,
+                    amount=position.amount,
+                    average_entry=position.average_entry,
+                    last_price=last,
+                    unrealized_pnl=unrealized,
+                    realized_pnl=position.realized_pnl,
+                    quote=market.quote,
+                    value=value,
+                    opened_at=position.opened_at,
+                )
+            )
+        return views
+
+    def _in_valuation(self, symbol: str, amount: Decimal) -> Decimal:
+        quote = self._orders.exchange.market(symbol).quote
+        return self._valuator.value(quote, amount) or ZERO
+
+    async def summary(self, actor: Actor) -> PnlSummary:
+        actor.require(Permission.READ)
+        realized = ZERO
+        unrealized = ZERO
+        for position in self._orders.positions():
+            realized += self._in_valuation(position.symbol, position.realized_pnl)
+            last = self._orders.exchange.last_price(position.symbol)
+            if position.is_open and last is not None:
+                unrealized += self._in_valuation(position.symbol, position.unrealized_pnl(last))
+        today = _midnight()
+        today_realized = ZERO
+        fees_today = ZERO
+        for fill in await self._repo.list_fills(since=today, limit=1_000_000):
+            today_realized += self._in_valuation(fill.symbol, fill.realized_pnl)
+            fees_today += self._in_valuation(fill.symbol, fill.fee)
+        equity = self._valuator.equity(self._orders.exchange.balances()).total
+        return PnlSummary(
+            currency=self.currency,
+            realized=realized,
+            unrealized=unrealized,
+            total=realized + unrealized,
+            today_realized=today_realized,
+            today=today_realized + unrealized,
+            fees_today=fees_today,
+            equity=equity,
+            day_start_equity=self._day_start(),
+        )
+
+    async def daily(self, actor: Actor, days: int = 30) -> list[DailyPnl]:
+        """Realized PnL and fees per UTC day, in the valuation currency at today's rates."""
+        actor.require(Permission.READ)
+        if not 1 <= days <= 366:
+            raise InvalidInput("invalid_days", "days must be between 1 and 366")
+        start = _midnight() - timedelta(days=days - 1)
+        totals: dict[date, tuple[Decimal, Decimal, int]] = {}
+        for fill in await self._repo.list_fills(since=start, limit=10_000_000):
+            day = fill.timestamp.date()
+            realized, fees, count = totals.get(day, (ZERO, ZERO, 0))
+            totals[day] = (
+                realized + self._in_valuation(fill.symbol, fill.realized_pnl),
+                fees + self._in_valuation(fill.symbol, fill.fee),
+                count + 1,
+            )
+        days_list = [(start + timedelta(days=i)).date() for i in range(days)]
+        return [DailyPnl(day, *totals.get(day, (ZERO, ZERO, 0))) for day in days_list]
+
+
+def _midnight() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

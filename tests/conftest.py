@@ -1,0 +1,171 @@
+"""Shared fixtures: databases on both backends, settings, and the app over real HTTP.
+
+PostgreSQL and Redis tests skip when the service is missing on a developer's machine,
+but fail under CI=true: a skipped suite in CI would look green while testing nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from tradedeck.app import create_app
+from tradedeck.config import Settings
+from tradedeck.domain.roles import Actor, Role
+from tradedeck.services import Services
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+PG_URL_TEMPLATE = "postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+ADMIN = Actor(name="test-admin", role=Role.ADMIN, channel="cli")
+
+
+def service_missing(message: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their own settings; a developer's TRADEDECK_* variables must not leak in."""
+    for key in list(os.environ):
+        if key.startswith("TRADEDECK_"):
+            monkeypatch.delenv(key)
+
+
+async def create_pg_database() -> tuple[Any, str]:
+    import asyncpg
+
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    except Exception as exc:
+        service_missing(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}")
+    name = f"td_test_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    return admin, name
+
+
+async def drop_pg_database(admin: Any, name: str) -> None:
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    admin, name = await create_pg_database()
+    try:
+        yield PG_URL_TEMPLATE.format(name=name)
+    finally:
+        await drop_pg_database(admin, name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Every test that takes this runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'tradedeck.db'}"
+        return
+    admin, name = await create_pg_database()
+    try:
+        yield PG_URL_TEMPLATE.format(name=name)
+    finally:
+        await drop_pg_database(admin, name)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+def make_settings(tmp_path: Path, database_url: str | None = None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "database_url": database_url,
+        "paper_balances": {"BTC": "1", "USDT": "10000"},
+        "markets": ["ETH/BTC", "LTC/BTC", "ADA/BTC", "BTC/USDT"],
+        "slippage_bps": "0",
+        "fee_rate": "0.001",
+        "volume_share": "0",
+        "max_order_notional_trader": "0.5",
+        "max_order_notional_admin": "1",
+        "max_exposure_pct": "100",
+        "max_positions": 5,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class LiveApp:
+    """The real app served by uvicorn on a loopback port, plus its services for setup."""
+
+    url: str
+    services: Services
+
+    def client(self, token: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+
+    async def token(self, name: str, role: Role | str) -> str:
+        _, token = await self.services.users.create(ADMIN, name, role)
+        return token
+
+
+async def serve(
+    settings: Settings, *, start_feed: bool = False
+) -> tuple[uvicorn.Server, asyncio.Task[None], LiveApp]:
+    app = create_app(settings, start_feed=start_feed)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False)
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(1000):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if task.done():
+        task.result()
+    return server, task, LiveApp(f"http://127.0.0.1:{port}", app.state.services)
+
+
+async def shutdown(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    await asyncio.wait_for(task, timeout=15)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[LiveApp]:
+    server, task, live_app = await serve(settings)
+    try:
+        yield live_app
+    finally:
+        await shutdown(server, task)
