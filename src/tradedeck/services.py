@@ -47,8 +47,9 @@ class Services:
     signals: SignalService
 
     async def stop(self) -> None:
-        await self.marketdata.stop()
         await self.signals.stop()
+        await self.marketdata.stop()
+        await self.orders.stop()
         await self.bus.stop()
         await self.oneshot.close()
         await self.repository.engine.dispose()

@@ -14,7 +14,7 @@ from tradedeck.services import Services
 _bearer = HTTPBearer(auto_error=False, description="API token from `tradedeck users add`")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 

@@ -73,6 +73,7 @@ class Repository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._dialect = engine.dialect.name
+        self._upserts: dict[str, Any] = {}
 
     # -- helpers ---------------------------------------------------------------------
     def _insert(self, table: Table) -> Any:
@@ -83,9 +84,14 @@ class Repository:
     ) -> None:
         if not rows:
             return
-        stmt = self._insert(table)
-        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-        await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+        stmt = self._upserts.get(table.name)
+        if stmt is None:
+            # Building an upsert costs more than running it; build each table's once.
+            base = self._insert(table)
+            updates = {c.name: base.excluded[c.name] for c in table.columns if c.name not in keys}
+            stmt = base.on_conflict_do_update(index_elements=keys, set_=updates)
+            self._upserts[table.name] = stmt
+        await conn.execute(stmt, rows[0] if len(rows) == 1 else rows)
 
     # -- users and tokens ------------------------------------------------------------
     async def create_user(

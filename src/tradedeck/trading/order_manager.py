@@ -9,16 +9,24 @@ exchange never disagree. Events go out only after the commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
 
 from tradedeck.domain.candles import Candle
-from tradedeck.domain.errors import Conflict, InvalidInput, NotFound, OrderRejected, RiskRefused
+from tradedeck.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    OrderRejected,
+)
 from tradedeck.domain.markets import Market, normalize_symbol
 from tradedeck.domain.money import fmt
 from tradedeck.domain.orders import Fill, Order, OrderRole, OrderStatus
@@ -36,6 +44,7 @@ from tradedeck.trading.valuation import Valuator
 log = structlog.get_logger(__name__)
 
 _CLIENT_ID_MAX = 64
+_MAX_BATCH = 256
 _EVENT_BY_STATUS = {
     OrderStatus.OPEN: EventType.ORDER_PLACED,
     OrderStatus.FILLED: EventType.ORDER_FILLED,
@@ -48,6 +57,14 @@ _EVENT_BY_STATUS = {
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class _Placement:
+    actor: Actor
+    market: Market
+    request: OrderRequest
+    result: asyncio.Future[tuple[Order, bool]]
 
 
 class OrderManager:
@@ -74,6 +91,8 @@ class OrderManager:
         self._clock = clock
         self._new_id = new_id
         self._lock = asyncio.Lock()
+        self._pending: asyncio.Queue[_Placement] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
 
     # -- reads -----------------------------------------------------------------------
     def market(self, symbol: str) -> Market:
@@ -95,7 +114,11 @@ class OrderManager:
 
     # -- writes ----------------------------------------------------------------------
     async def place(self, actor: Actor, request: OrderRequest) -> tuple[Order, bool]:
-        """Place an order; returns it and whether it was created (False: idempotent replay)."""
+        """Place an order; returns it and whether it was created (False: idempotent replay).
+
+        Validation happens here, at once; the order itself joins the next batch of the
+        placement worker and this call returns when that batch is committed.
+        """
         actor.require(Permission.TRADE)
         market = self.market(request.symbol)
         self._validate(market, request)
@@ -105,41 +128,105 @@ class OrderManager:
             )
             if existing is not None:
                 return existing, False
-        async with self._lock:
-            self._risk.check(actor, self._order_check(market, request))
-            now = self._clock()
-            order = Order(
-                id=self._new_id(),
-                symbol=market.symbol,
-                side=request.side,
-                type=request.type,
-                amount=request.amount,
-                price=request.price,
-                stop_price=request.stop_price,
-                client_order_id=request.client_order_id,
-                user_id=actor.user_id,
-                stop_loss=request.stop_loss,
-                take_profit=request.take_profit,
-                source=request.source,
-                created_at=now,
-                updated_at=now,
-            )
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._place_batches(), name="order-placement")
+        job = _Placement(actor, market, request, asyncio.get_running_loop().create_future())
+        self._pending.put_nowait(job)
+        return await job.result
+
+    async def stop(self) -> None:
+        """Finish queued placements, then stop the placement worker."""
+        if self._worker is None:
+            return
+        await self._pending.join()
+        self._worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+        self._worker = None
+
+    async def _place_batches(self) -> None:
+        """Group commit: every order queued while the previous batch was being written
+        goes into one transaction. Each order is still checked and matched one after
+        another, seeing the state its predecessors left, so a batch behaves exactly like
+        the same orders placed one by one; only the database round trips are shared."""
+        while True:
+            jobs = [await self._pending.get()]
+            while len(jobs) < _MAX_BATCH and not self._pending.empty():
+                jobs.append(self._pending.get_nowait())
             try:
-                update = await self._apply(
-                    lambda: self.exchange.submit(order, now), require_kill_switch_off=True
+                await self._place_batch(jobs)
+            except Exception as failure:  # the write failed: nothing of the batch stands
+                log.exception("order_batch_failed", orders=len(jobs))
+                for job in jobs:
+                    if not job.result.done():
+                        job.result.set_exception(failure)
+            finally:
+                for _ in jobs:
+                    self._pending.task_done()
+
+    async def _place_batch(self, jobs: list[_Placement]) -> None:
+        placed: list[tuple[_Placement, Order, ExchangeUpdate]] = []
+        refused: list[tuple[_Placement, DomainError]] = []
+        async with self._lock:
+            now = self._clock()
+            merged = ExchangeUpdate()
+            duplicates: set[tuple[int | None, str]] = set()
+
+            def submit_all() -> ExchangeUpdate:
+                for job in jobs:
+                    try:
+                        order = self._new_order(job, now, duplicates)
+                        update = self.exchange.submit(order, now)
+                    except DomainError as error:
+                        refused.append((job, error))
+                        continue
+                    self._apply_fills(update)
+                    merged.merge(update)
+                    placed.append((job, order, update))
+                return merged
+
+            await self._apply(submit_all, require_kill_switch_off=True)
+        for job, error in refused:
+            self._metrics.order_rejections_total.labels(reason=error.code).inc()
+            if isinstance(error, OrderRejected):
+                await self._risk.record_rejection(error.detail)
+                await self._publish_rejection(job.actor, job.request, error)
+            job.result.set_exception(error)
+        for job, order, update in placed:
+            self._risk.record_trade(job.actor)
+            job.result.set_result((next(o for o in update.orders if o.id == order.id), True))
+            await self._publish(update, placed_id=order.id)
+
+    def _new_order(
+        self, job: _Placement, now: datetime, seen: set[tuple[int | None, str]]
+    ) -> Order:
+        """Risk-check one queued request against the current state and build its order."""
+        request = job.request
+        if request.client_order_id:
+            key = (job.actor.user_id, request.client_order_id)
+            if key in seen:
+                raise Conflict(
+                    "duplicate_client_order_id",
+                    f"client_order_id {request.client_order_id!r} is already being placed",
                 )
-            except OrderRejected as refused:
-                self._metrics.order_rejections_total.labels(reason=refused.code).inc()
-                await self._risk.record_rejection(refused.detail)
-                await self._publish_rejection(actor, request, refused)
-                raise
-            except RiskRefused as refused:
-                self._metrics.order_rejections_total.labels(reason=refused.code).inc()
-                raise
-            self._risk.record_trade(actor)
-        placed = next(o for o in update.orders if o.id == order.id)
-        await self._publish(update, placed_id=order.id)
-        return placed, True
+            seen.add(key)
+        self._risk.check(job.actor, self._order_check(job.market, request))
+        return Order(
+            id=self._new_id(),
+            symbol=job.market.symbol,
+            side=request.side,
+            type=request.type,
+            amount=request.amount,
+            price=request.price,
+            stop_price=request.stop_price,
+            client_order_id=request.client_order_id,
+            user_id=job.actor.user_id,
+            stop_loss=request.stop_loss,
+            take_profit=request.take_profit,
+            source=request.source,
+            created_at=now,
+            updated_at=now,
+        )
 
     async def cancel(self, actor: Actor, order_id: str) -> Order:
         actor.require(Permission.TRADE)
@@ -156,7 +243,9 @@ class OrderManager:
                 raise NotFound("order_not_found", f"no order with id {order_id!r}")
             now = self._clock()
             update = await self._apply(
-                lambda: self.exchange.cancel(order_id, now, f"canceled by {actor.name}")
+                lambda: self._apply_fills(
+                    self.exchange.cancel(order_id, now, f"canceled by {actor.name}")
+                )
             )
         await self._publish(update)
         return next(o for o in update.orders if o.id == order_id)
@@ -173,7 +262,7 @@ class OrderManager:
                 merged = ExchangeUpdate()
                 for order_id in open_ids:
                     if self.exchange.get_order(order_id) is not None:  # OCO siblings go together
-                        merged.merge(self.exchange.cancel(order_id, now, reason))
+                        merged.merge(self._apply_fills(self.exchange.cancel(order_id, now, reason)))
                 return merged
 
             update = await self._apply(cancel_each)
@@ -188,7 +277,7 @@ class OrderManager:
             def match() -> ExchangeUpdate:
                 merged = ExchangeUpdate()
                 for candle in candles:
-                    merged.merge(self.exchange.on_candle(candle, now))
+                    merged.merge(self._apply_fills(self.exchange.on_candle(candle, now)))
                 return merged
 
             update = await self._apply(match)
@@ -200,14 +289,18 @@ class OrderManager:
     async def _apply(
         self, operation: Callable[[], ExchangeUpdate], *, require_kill_switch_off: bool = False
     ) -> ExchangeUpdate:
-        """Run an exchange operation and persist it atomically; undo memory on failure."""
+        """Run an exchange operation and persist it atomically; undo memory on failure.
+
+        The operation applies its fills to positions as it goes (see ``_apply_fills``),
+        so each step sees the positions the previous one left.
+        """
         saved_positions = {s: copy.copy(p) for s, p in self._positions.items()}
         try:
             with self.exchange.atomic():
                 update = operation()
                 if update.empty:
                     return update
-                touched = self._apply_fills(update)
+                touched = [self._positions[s] for s in {f.symbol for f in update.fills}]
                 await self._repo.save_update(
                     update, touched, require_kill_switch_off=require_kill_switch_off
                 )
@@ -220,16 +313,15 @@ class OrderManager:
             ).inc()
         return update
 
-    def _apply_fills(self, update: ExchangeUpdate) -> list[Position]:
-        touched: dict[str, Position] = {}
+    def _apply_fills(self, update: ExchangeUpdate) -> ExchangeUpdate:
+        """Move positions by the update's fills and stamp each fill with the PnL it realized."""
         for i, fill in enumerate(update.fills):
             position = self._positions.setdefault(fill.symbol, Position(fill.symbol))
             realized = position.apply_fill(
                 fill.side, fill.amount, fill.price, fill.fee, fill.timestamp
             )
             update.fills[i] = dataclasses.replace(fill, realized_pnl=realized)
-            touched[fill.symbol] = position
-        return list(touched.values())
+        return update
 
     def _validate(self, market: Market, request: OrderRequest) -> None:
         """Refuse malformed requests before they take the lock or touch anything."""
