@@ -52,6 +52,12 @@ def _redact_value(value: Any, depth: int) -> Any:
     return value
 
 
+def _drop_color(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """uvicorn adds an ANSI-coloured copy of each message; a JSON line needs it once."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def redact_secrets(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
     """Mask values whose key names a credential, and every pydantic secret, before rendering.
 
@@ -122,7 +128,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     formatter = structlog.stdlib.ProcessorFormatter(
         # Only records from the standard library run this chain; ExtraAdder keeps their
         # ``extra=`` fields, which then pass through redaction like any other field.
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), redact_secrets],
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color, redact_secrets],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *finishing,

@@ -108,3 +108,34 @@ async def test_stale_and_malformed_signals(live: LiveApp) -> None:
         unknown = await api.post("/api/v1/signals", content=raw, headers=headers)
         assert unknown.status_code == 422 and unknown.json()["error"] == "unknown_symbol"
     assert await live.services.repository.list_orders() == []
+
+
+@pytest.mark.redis
+async def test_replay_protection_is_shared_through_redis(tmp_path: Path, redis_url: str) -> None:
+    """Two app instances on one Redis (as behind a load balancer): a nonce used on one is
+    refused on the other, and the claim lives in Redis with an expiry."""
+    import redis.asyncio as aioredis
+
+    first_dir, second_dir = tmp_path / "a", tmp_path / "b"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    servers = [
+        await serve(make_settings(d, None, signal_secret=SECRET, redis_url=redis_url))
+        for d in (first_dir, second_dir)
+    ]
+    try:
+        raw, headers = signed({"symbol": "ETH/BTC", "side": "buy", "amount": "0.2"})
+        async with servers[0][2].client() as api:
+            assert (
+                await api.post("/api/v1/signals", content=raw, headers=headers)
+            ).status_code == 202
+        async with servers[1][2].client() as api:
+            replay = await api.post("/api/v1/signals", content=raw, headers=headers)
+        assert replay.status_code == 409 and replay.json()["error"] == "replayed_nonce"
+        client = aioredis.from_url(redis_url)
+        ttl = await client.pttl(f"td:once:signal:{headers['X-Signal-Nonce']}")
+        await client.aclose()
+        assert 0 < ttl <= 35_000
+    finally:
+        for server, task, _ in servers:
+            await shutdown(server, task)

@@ -16,6 +16,7 @@ from tests.conftest import ADMIN, make_settings
 from tradedeck.domain.errors import OrderRejected, RiskRefused
 from tradedeck.domain.orders import OrderStatus, OrderType, Side
 from tradedeck.domain.roles import Actor, Role
+from tradedeck.notify.events import Event, EventType
 from tradedeck.services import Services, start_services
 from tradedeck.storage.repository import KillSwitchState
 from tradedeck.trading.requests import OrderRequest
@@ -129,3 +130,31 @@ async def test_a_kill_switch_set_by_another_process_blocks_the_write(services: S
     assert services.orders.exchange.balance("ETH").total == 0
     await services.kill_switch.refresh()
     assert services.kill_switch.active
+
+
+async def test_events_announce_fills_cancels_and_the_kill_switch(services: Services) -> None:
+    seen: list[Event] = []
+
+    async def listen(event: Event) -> None:
+        seen.append(event)
+
+    services.bus.subscribe(listen)
+    await services.orders.place(TRADER, market(Side.BUY, "0.2"))
+    await services.orders.place(
+        TRADER, OrderRequest("ETH/BTC", Side.BUY, OrderType.LIMIT, Decimal("0.1"), Decimal("0.01"))
+    )
+    await services.kill_switch.activate(ADMIN, "testing the alarm")
+    await services.bus.join()  # type: ignore[attr-defined]
+    kinds = [e.type for e in seen]
+    assert kinds == [
+        EventType.ORDER_FILLED,
+        EventType.ORDER_PLACED,
+        EventType.ORDER_CANCELED,
+        EventType.KILL_SWITCH_ACTIVATED,
+    ]
+    assert seen[0].data["filled"] == "0.2" and seen[0].data["fills"]
+    assert seen[-1].data == {
+        "reason": "testing the alarm",
+        "actor": "test-admin",
+        "canceled_orders": 1,
+    }
