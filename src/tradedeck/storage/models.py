@@ -197,4 +197,32 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("detail", Text, nullable=True),
+    Column("chat_id", BigInteger, nullable=True),
+    Column("update_id", BigInteger, nullable=True),
+    Column("latency_ms", Float, nullable=True),
+)
+
+# -- Telegram face ------------------------------------------------------------------------
+
+once_keys = Table(
+    "once_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+kv_store = Table(
+    "kv_store",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True, index=True),
+)
+
+notification_levels = Table(
+    "notification_levels",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("event_group", String(32), primary_key=True),
+    Column("level", String(8), nullable=False),
 )

@@ -144,6 +144,51 @@ class Repository:
             row = (await conn.execute(query)).mappings().first()
         return _user(row) if row else None
 
+    async def ensure_telegram_admin(self, telegram_id: int) -> User:
+        """The user behind a bootstrap admin id, created (as tg<id>, admin) when missing."""
+        existing = await self.user_by_telegram_id(telegram_id)
+        if existing is not None:
+            return existing
+        now = _utcnow()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                insert(m.users).values(
+                    name=f"tg{telegram_id}",
+                    role=Role.ADMIN.value,
+                    telegram_id=telegram_id,
+                    created_at=now,
+                )
+            )
+            user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        return User(user_id, f"tg{telegram_id}", Role.ADMIN, telegram_id, now)
+
+    async def telegram_users(self) -> list[User]:
+        """Active users who can be reached on Telegram."""
+        query = (
+            select(m.users)
+            .where(m.users.c.telegram_id.is_not(None), m.users.c.disabled_at.is_(None))
+            .order_by(m.users.c.id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_user(r) for r in rows]
+
+    async def notification_levels(self, user_id: int) -> dict[str, str]:
+        query = select(m.notification_levels.c.event_group, m.notification_levels.c.level).where(
+            m.notification_levels.c.user_id == user_id
+        )
+        async with self.engine.connect() as conn:
+            return {group: level for group, level in (await conn.execute(query)).all()}
+
+    async def set_notification_level(self, user_id: int, group: str, level: str) -> None:
+        async with self.engine.begin() as conn:
+            await self._upsert(
+                conn,
+                m.notification_levels,
+                [{"user_id": user_id, "event_group": group, "level": level}],
+                ["user_id", "event_group"],
+            )
+
     async def list_users(self) -> list[User]:
         active_tokens = (
             select(func.count())
@@ -559,7 +604,16 @@ class Repository:
 
     # -- audit -------------------------------------------------------------------------------
     async def audit(
-        self, actor: str, channel: str, action: str, outcome: str, detail: str | None = None
+        self,
+        actor: str,
+        channel: str,
+        action: str,
+        outcome: str,
+        detail: str | None = None,
+        *,
+        chat_id: int | None = None,
+        update_id: int | None = None,
+        latency_ms: float | None = None,
     ) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
@@ -567,9 +621,12 @@ class Repository:
                     at=_utcnow(),
                     actor=actor,
                     channel=channel,
-                    action=action,
-                    outcome=outcome,
+                    action=action[:64],
+                    outcome=outcome[:16],
                     detail=detail,
+                    chat_id=chat_id,
+                    update_id=update_id,
+                    latency_ms=latency_ms,
                 )
             )
 
