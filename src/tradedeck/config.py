@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "TRADEDECK_"
@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     daily_drawdown_pct: Decimal = Field(default=Decimal(10), gt=0, le=100)
     max_consecutive_rejections: int = Field(default=10, ge=1)
 
+    # Telegram: no token = the local sandbox (emulated Bot API + web chat at /sandbox);
+    # a token and a public URL = webhook; a token alone = long polling; "off" disables it.
+    telegram: Literal["auto", "off"] = "auto"
+    telegram_token: SecretStr | None = None
+    public_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_admins: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    trades_per_minute: int = Field(default=5, ge=1)
+    commands_per_minute: int = Field(default=30, ge=1)
+
     # Signal webhook
     signal_secret: SecretStr | None = None
     signal_max_age_seconds: float = Field(default=30.0, gt=0)
@@ -86,6 +97,25 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [s.strip().upper() for s in value.split(",") if s.strip()]
         return value
+
+    @field_validator("telegram_admins", mode="before")
+    @classmethod
+    def _parse_admins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return [int(v) for v in value.replace(" ", "").split(",") if v]
+            except ValueError:
+                raise ValueError("expected numeric Telegram user ids separated by commas") from None
+        return value
+
+    @field_validator("public_url", "telegram_api_base", mode="before")
+    @classmethod
+    def _url(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or value == "":
+            return cls.model_fields[str(info.field_name)].default
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
 
     @field_validator("log_level")
     @classmethod

@@ -630,6 +630,13 @@ class Repository:
                 )
             )
 
+    async def audit_many(self, records: Sequence[Any]) -> None:
+        """Write audit records (objects with the audit_log columns as attributes)."""
+        columns = [c.name for c in m.audit_log.columns if c.name != "id"]
+        rows = [{name: getattr(r, name) for name in columns} for r in records]
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(m.audit_log), rows)
+
     async def list_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         query = select(m.audit_log).order_by(m.audit_log.c.id.desc()).limit(limit)
         async with self.engine.connect() as conn:

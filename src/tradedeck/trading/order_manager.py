@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import structlog
 
@@ -29,7 +30,7 @@ from tradedeck.domain.errors import (
 )
 from tradedeck.domain.markets import Market, normalize_symbol
 from tradedeck.domain.money import fmt
-from tradedeck.domain.orders import Fill, Order, OrderRole, OrderStatus
+from tradedeck.domain.orders import Fill, Order, OrderRole, OrderStatus, OrderType, Side
 from tradedeck.domain.positions import Position
 from tradedeck.domain.roles import Actor, Permission, Role
 from tradedeck.exchanges.base import ExchangeUpdate
@@ -57,6 +58,20 @@ _EVENT_BY_STATUS = {
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPreview:
+    market: Market
+    request: OrderRequest
+    price: Decimal
+    notional: Decimal
+    fee: Decimal
+    verdict: DomainError | None
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is None
 
 
 @dataclass(slots=True)
@@ -111,6 +126,47 @@ class OrderManager:
         if order is None:
             raise NotFound("order_not_found", f"no order with id {order_id!r}")
         return order
+
+    def preview(self, actor: Actor, request: OrderRequest) -> OrderPreview:
+        """What an order would cost and whether it would pass, changing nothing.
+
+        The Telegram confirmation screen shows this; the real placement re-checks
+        everything, since the market and the account move in between.
+        """
+        actor.require(Permission.TRADE)
+        market = self.market(request.symbol)
+        self._validate(market, request)
+        last = self.exchange.last_price(market.symbol)
+        price = request.price or request.stop_price or last
+        if price is None:
+            raise OrderRejected("no_price", f"no price for {market.symbol} yet")
+        config = self.exchange.config
+        if request.type in (OrderType.MARKET, OrderType.STOP_MARKET):
+            slip = config.slippage_bps / Decimal(10_000)
+            price = price * (1 + slip) if request.side is Side.BUY else price * (1 - slip)
+        notional = request.amount * price
+        fee = notional * config.fee_rate
+        verdict: DomainError | None = None
+        try:
+            market.check_notional(request.amount, price)
+            self._risk.check(actor, self._order_check(market, request))
+            if request.side is Side.BUY:
+                free = self.exchange.balance(market.quote).free
+                if free < notional + fee:
+                    raise OrderRejected(
+                        "insufficient_funds",
+                        f"needs {fmt(notional + fee)} {market.quote}, {fmt(free)} free",
+                    )
+            else:
+                free = self.exchange.balance(market.base).free
+                if free < request.amount:
+                    raise OrderRejected(
+                        "insufficient_funds",
+                        f"needs {fmt(request.amount)} {market.base}, {fmt(free)} free",
+                    )
+        except DomainError as refused:
+            verdict = refused
+        return OrderPreview(market, request, price, notional, fee, verdict)
 
     # -- writes ----------------------------------------------------------------------
     async def place(self, actor: Actor, request: OrderRequest) -> tuple[Order, bool]:

@@ -1,0 +1,288 @@
+"""Benchmark: Telegram updates per second and latency from the webhook POST to the reply
+arriving at the Bot API server.
+
+`tradedeck run` is started as its own process in webhook mode, pointed at the sandbox
+Bot API emulator served by this script; this script also plays Telegram, POSTing updates
+to the app's webhook (the load comes from a process other than the app). A reply's
+latency is the time from our POST to the bot's first API call for that chat. Measured
+for /status (a command) and for a Refresh button press: at a fixed 200 updates/s, and
+at the highest sustained rate. Prints figures; asserts nothing.
+
+    python bench/webhook.py [--seconds 10] [--users 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from tradedeck.sandbox.app import create_sandbox_app
+from tradedeck.sandbox.emulator import BotApiEmulator
+from tradedeck.sandbox.limits import FloodLimits
+from tradedeck.sandbox.models import SandboxUser
+
+TOKEN = "5555555555:bench-webhook-token"
+SECRET = "bench-webhook-secret-0123456789"
+FIRST_USER = 10_000
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class Arrivals:
+    """Wraps the emulator's entry point to time the first bot call per waiting chat."""
+
+    def __init__(self, emulator: BotApiEmulator) -> None:
+        self.waiting: dict[int, list[float]] = {}
+        self.latencies: list[float] = []
+        original = emulator.call
+
+        async def timed(token: str, method: str, params: Any) -> Any:
+            chat = params.raw("chat_id")
+            if chat is not None and method in ("sendMessage", "editMessageText"):
+                queue = self.waiting.get(int(chat))
+                if queue:
+                    self.latencies.append(time.perf_counter() - queue.pop(0))
+            return await original(token, method, params)
+
+        emulator.call = timed  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.waiting.clear()
+        self.latencies.clear()
+
+
+def message_update(update_id: int, user: int, text: str) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": user, "type": "private"},
+            "from": {"id": user, "is_bot": False, "first_name": f"u{user}"},
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
+        },
+    }
+
+
+def button_update(update_id: int, user: int, message_id: int) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": f"q{update_id}",
+            "from": {"id": user, "is_bot": False, "first_name": f"u{user}"},
+            "chat_instance": "1",
+            "data": "rf:status",
+            "message": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": user, "type": "private"},
+                "from": {"id": 5555555555, "is_bot": True, "first_name": "bot"},
+                "text": "menu",
+            },
+        },
+    }
+
+
+async def load(
+    url: str,
+    arrivals: Arrivals,
+    kind: str,
+    users: int,
+    rate: float | None,
+    seconds: float,
+    start_id: int,
+    menus: dict[int, int],
+) -> tuple[int, float]:
+    """Send updates for ``seconds`` at ``rate`` per second (None: as fast as 64 senders can)."""
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    sent = 0
+    next_id = start_id
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
+
+        async def one(update_id: int) -> None:
+            nonlocal sent
+            user = FIRST_USER + update_id % users
+            body = (
+                message_update(update_id, user, "/status")
+                if kind == "command"
+                else button_update(update_id, user, menus[user])
+            )
+            arrivals.waiting.setdefault(user, []).append(time.perf_counter())
+            await client.post(url, json=body)
+            sent += 1
+
+        started = time.perf_counter()
+        tasks: set[asyncio.Task[None]] = set()
+        while time.perf_counter() - started < seconds:
+            if rate is None:
+                while len(tasks) >= 64:
+                    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    tasks = set(pending)
+            else:
+                due = started + (next_id - start_id) / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            task = asyncio.create_task(one(next_id))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            next_id += 1
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+    return sent, elapsed
+
+
+async def wait_replies(arrivals: Arrivals, expected: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while len(arrivals.latencies) < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+def figures(label: str, arrivals: Arrivals, sent: int, elapsed: float) -> None:
+    got = sorted(arrivals.latencies)
+    if not got:
+        print(f"{label}: no replies")
+        return
+    p99 = got[min(len(got) - 1, int(len(got) * 0.99))]
+    print(
+        f"{label:<34} sent={sent} replied={len(got)} "
+        f"rate={sent / elapsed:,.0f} updates/s  p50={statistics.median(got) * 1000:.1f} ms "
+        f"p99={p99 * 1000:.1f} ms"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--users", type=int, default=1000)
+    args = parser.parse_args()
+
+    emulator = BotApiEmulator(limits=FloodLimits(enabled=False))
+    arrivals = Arrivals(emulator)
+    emu_sock = free_socket()
+    emu_url = f"http://127.0.0.1:{emu_sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(create_sandbox_app(emulator), log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[emu_sock]))
+
+    app_sock = free_socket()
+    app_port = app_sock.getsockname()[1]
+    app_sock.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEDECK_")}
+        env.update(
+            TRADEDECK_DATA_DIR=str(Path(tmp)),
+            TRADEDECK_PORT=str(app_port),
+            TRADEDECK_LOG_LEVEL="WARNING",
+            TRADEDECK_TELEGRAM_TOKEN=TOKEN,
+            TRADEDECK_PUBLIC_URL=f"http://127.0.0.1:{app_port}",
+            TRADEDECK_TELEGRAM_API_BASE=emu_url,
+            TRADEDECK_TELEGRAM_WEBHOOK_SECRET=SECRET,
+            TRADEDECK_COMMANDS_PER_MINUTE="1000000",
+        )
+        subprocess.run(
+            [sys.executable, "-m", "tradedeck", "db", "upgrade"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        await asyncio.to_thread(add_users, env, args.users)
+        log = (Path(tmp) / "app.log").open("w")
+        proc = subprocess.Popen([sys.executable, "-m", "tradedeck", "run"], env=env, stderr=log)
+        path = hashlib.sha256(SECRET.encode()).hexdigest()[:24]
+        url = f"http://127.0.0.1:{app_port}/telegram/webhook/{path}"
+        try:
+            await wait_ready(emu_url)
+            menus = await greet(emulator, args.users)
+            next_id = 1
+            for kind in ("command", "button"):
+                for rate in (200.0, None):
+                    arrivals.reset()
+                    sent, elapsed = await load(
+                        url, arrivals, kind, args.users, rate, args.seconds, next_id, menus
+                    )
+                    next_id += sent + 1
+                    await wait_replies(arrivals, sent)
+                    label = f"{'/status' if kind == 'command' else 'button press'} @ " + (
+                        "200/s" if rate else "max"
+                    )
+                    figures(label, arrivals, sent, elapsed)
+            if os.environ.get("BENCH_DEBUG"):
+                from collections import Counter
+
+                print(Counter((c.method, c.status) for c in emulator.calls(TOKEN)))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                print("the app did not stop within 30 s; its log:")
+                print((Path(tmp) / "app.log").read_text()[-3000:])
+    server.should_exit = True
+    await serving
+
+
+def add_users(env: dict[str, str], users: int) -> None:
+    """Whitelist the simulated Telegram users as traders (straight through the CLI's code)."""
+    from tradedeck.cli import CLI_ACTOR
+    from tradedeck.config import Settings
+    from tradedeck.security.users import UserService
+    from tradedeck.services import open_repository
+
+    async def work() -> None:
+        settings = Settings(_env_file=None, data_dir=env["TRADEDECK_DATA_DIR"])  # type: ignore[call-arg]
+        repository = await open_repository(settings)
+        service = UserService(repository)
+        for i in range(users):
+            await service.create(CLI_ACTOR, f"u{FIRST_USER + i}", "trader", FIRST_USER + i)
+        await repository.engine.dispose()
+
+    asyncio.run(work())
+
+
+async def greet(emulator: BotApiEmulator, users: int) -> dict[int, int]:
+    """Every simulated user starts the bot once (so their chat exists, as on Telegram);
+    returns the id of the bot's menu message in each chat, for the button presses."""
+    menus: dict[int, int] = {}
+    for i in range(users):
+        user = SandboxUser(id=FIRST_USER + i, first_name=f"u{i}")
+        await emulator.user_sends(TOKEN, user, "/start")
+    for i in range(users):
+        reply = await emulator.wait_for_message(TOKEN, FIRST_USER + i, timeout=60)
+        menus[FIRST_USER + i] = reply.message_id
+    return menus
+
+
+async def wait_ready(emu_url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            info = (await client.get(f"{emu_url}/bot{TOKEN}/getWebhookInfo")).json()
+            if info.get("result", {}).get("url"):
+                return
+            await asyncio.sleep(0.1)
+    raise SystemExit("the app never registered its webhook")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,41 @@
+"""Typed callback data for buttons. Confirmations are not here: they carry a signed,
+single-use token from tradedeck.security.confirmations instead of plain values."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class MenuCb(CallbackData, prefix="m"):
+    section: str
+
+
+class PageCb(CallbackData, prefix="pg"):
+    view: str
+    page: int
+
+
+class RefreshCb(CallbackData, prefix="rf"):
+    view: str
+
+
+class PickSymbolCb(CallbackData, prefix="ps"):
+    side: str
+    symbol: str
+
+
+class AmountCb(CallbackData, prefix="am"):
+    percent: int
+
+
+class CancelOrderCb(CallbackData, prefix="co"):
+    order_id: str
+
+
+class LevelCb(CallbackData, prefix="nl"):
+    group: str
+    level: str
+
+
+class FlowCancelCb(CallbackData, prefix="fc"):
+    pass

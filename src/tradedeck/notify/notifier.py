@@ -1,0 +1,345 @@
+"""Turns bus events into Telegram messages for the people they concern.
+
+Services publish facts (an order filled, the kill switch tripped) without knowing who
+listens; this is the one place deciding who hears about what, how loudly, and in what
+words, so the bot's /settings screen and the messages can never disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+import structlog
+from aiogram.types import InlineKeyboardMarkup
+
+from tradedeck.domain.roles import Role
+from tradedeck.notify.events import Event, EventBus, EventType
+from tradedeck.notify.sender import Priority
+from tradedeck.notify.text import escape
+from tradedeck.storage.repository import Repository, User
+
+log = structlog.get_logger(__name__)
+
+EVENT_GROUPS: dict[str, str] = {
+    "fills": "Fills",
+    "orders": "Orders placed, canceled, expired",
+    "rejections": "Rejected orders",
+    "kill_switch": "Kill switch",
+    "risk": "Risk alerts",
+}
+"""Notification groups a user can tune, with the label the /settings screen shows."""
+
+LEVELS = ("on", "silent", "off")
+"""Per group: notify, deliver without a sound, or skip."""
+
+DEFAULT_LEVEL = "on"
+
+GROUP_BY_EVENT: dict[EventType, str] = {
+    EventType.ORDER_FILLED: "fills",
+    EventType.ORDER_PARTIALLY_FILLED: "fills",
+    EventType.ORDER_PLACED: "orders",
+    EventType.ORDER_CANCELED: "orders",
+    EventType.ORDER_EXPIRED: "orders",
+    EventType.ORDER_REJECTED: "rejections",
+    EventType.KILL_SWITCH_ACTIVATED: "kill_switch",
+    EventType.KILL_SWITCH_RESUMED: "kill_switch",
+    EventType.RISK_BREACH: "risk",
+}
+"""Which group an event belongs to; events not listed are not sent to Telegram."""
+
+# Order events share one priority on purpose: the sender orders a chat's messages by
+# priority first, and "filled" must never overtake the "placed" of the same order.
+_PRIORITY_BY_GROUP: dict[str, Priority] = {
+    "fills": Priority.HIGH,
+    "orders": Priority.HIGH,
+    "rejections": Priority.HIGH,
+    "kill_switch": Priority.CRITICAL,
+    "risk": Priority.CRITICAL,
+}
+
+_ID_CHARS = 8
+
+
+class MessageSender(Protocol):
+    """What the notifier needs from :class:`~tradedeck.notify.sender.TelegramSender`."""
+
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        disable_notification: bool = False,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        priority: Priority = Priority.HIGH,
+    ) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def join(self) -> None: ...
+
+
+class Notifier:
+    """Subscribes to the bus and queues one message per interested Telegram user.
+
+    Users and their levels are cached for ``cache_ttl`` seconds, so a burst of fills costs
+    one query rather than one per event and recipient; call :meth:`invalidate` after a
+    settings change to make it count at once. When the database cannot be read (it may be
+    the very reason the kill switch tripped) the last known users and levels are used.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        sender: MessageSender,
+        repository: Repository,
+        *,
+        cache_ttl: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._bus = bus
+        self._sender = sender
+        self._repo = repository
+        self._cache_ttl = cache_ttl
+        self._clock = clock
+        self._subscribed = False
+        self._stopped = False
+        self._users: list[User] = []
+        self._users_at = -float("inf")
+        self._levels: dict[int, tuple[float, dict[str, str]]] = {}
+
+    async def start(self) -> None:
+        """Subscribe to the bus (once, however often it is called) and start the sender."""
+        self._stopped = False
+        if not self._subscribed:
+            self._bus.subscribe(self.handle)
+            self._subscribed = True
+        await self._sender.start()
+
+    async def stop(self) -> None:
+        """Ignore further events and drain the sender: the notifier is its main producer,
+        so whoever stops notifications also wants what is queued delivered first."""
+        self._stopped = True
+        await self._sender.stop()
+
+    async def join(self) -> None:
+        """Wait until every notification queued so far was sent or given up (tests, and a
+        shutdown that wants the last alerts out before the process ends)."""
+        await self._sender.join()
+
+    def invalidate(self, user_id: int | None = None) -> None:
+        """Forget cached levels (of one user, or all and the user list)."""
+        if user_id is None:
+            self._levels.clear()
+            self._users_at = -float("inf")
+        else:
+            self._levels.pop(user_id, None)
+
+    async def handle(self, event: Event) -> None:
+        """Bus listener: queue the event's message for each recipient at their level.
+
+        It only enqueues, so a slow Telegram never holds up the bus's other listeners.
+        """
+        group = GROUP_BY_EVENT.get(event.type)
+        if group is None or self._stopped:
+            return
+        text = render(event)
+        priority = _PRIORITY_BY_GROUP[group]
+        users = await self._telegram_users(must_include=event.user_id)
+        for user in recipients(users, event.user_id):
+            level = await self._level(user, group)
+            if group == "kill_switch" and user.role is Role.ADMIN and level == "off":
+                level = "silent"  # an admin may mute the kill switch, never miss it
+            if level == "off":
+                continue
+            assert user.telegram_id is not None
+            await self._sender.send(
+                user.telegram_id,
+                text,
+                disable_notification=level == "silent",
+                priority=priority,
+            )
+        log.debug("notification_queued", event_type=event.type.value, group=group)
+
+    async def notify_admins(self, text: str, priority: Priority = Priority.HIGH) -> None:
+        """Send ``text`` (Telegram HTML, already escaped by the caller) to every admin,
+        whatever their levels: security reports are not a preference."""
+        for user in await self._telegram_users():
+            if user.role is Role.ADMIN and user.telegram_id is not None:
+                await self._sender.send(user.telegram_id, text, priority=priority)
+
+    async def _telegram_users(self, must_include: int | None = None) -> list[User]:
+        """Active users on Telegram, cached; a user the cache does not know yet (one who
+        just linked Telegram) forces a fresh read, so nobody misses their first fill."""
+        now = self._clock()
+        fresh = now - self._users_at < self._cache_ttl
+        if fresh and (must_include is None or any(u.id == must_include for u in self._users)):
+            return self._users
+        try:
+            self._users = await self._repo.telegram_users()
+        except Exception:
+            log.exception("notifier_users_unavailable", cached=len(self._users))
+            return self._users
+        self._users_at = now
+        return self._users
+
+    async def _level(self, user: User, group: str) -> str:
+        now = self._clock()
+        cached = self._levels.get(user.id)
+        if cached is not None and now - cached[0] < self._cache_ttl:
+            levels = cached[1]
+        else:
+            try:
+                levels = await self._repo.notification_levels(user.id)
+            except Exception:
+                log.exception("notifier_levels_unavailable", user_id=user.id)
+                levels = cached[1] if cached is not None else {}
+            else:
+                self._levels[user.id] = (now, levels)
+        level = levels.get(group, DEFAULT_LEVEL)
+        return level if level in LEVELS else DEFAULT_LEVEL
+
+
+def recipients(users: Sequence[User], user_id: int | None) -> list[User]:
+    """The user an event concerns plus every admin, each once, only those on Telegram."""
+    chosen: list[User] = []
+    seen: set[int] = set()
+    for user in users:
+        if user.telegram_id is None or user.telegram_id in seen:
+            continue
+        if user.role is Role.ADMIN or (user_id is not None and user.id == user_id):
+            seen.add(user.telegram_id)
+            chosen.append(user)
+    return chosen
+
+
+# -- message texts -------------------------------------------------------------------------
+def render(event: Event) -> str:
+    """The message for ``event``: short Telegram HTML with every dynamic value escaped."""
+    data = event.data
+    match event.type:
+        case EventType.ORDER_FILLED | EventType.ORDER_PARTIALLY_FILLED:
+            return _fill(event.type, data)
+        case EventType.ORDER_PLACED:
+            return _order_line("📝", "Order placed", data)
+        case EventType.ORDER_CANCELED:
+            return _order_line("⚪", "Order canceled", data)
+        case EventType.ORDER_EXPIRED:
+            return _order_line("⌛", "Order expired", data)
+        case EventType.ORDER_REJECTED:
+            return _order_line("⛔", "Order rejected", data)
+        case EventType.KILL_SWITCH_ACTIVATED:
+            canceled = _int(data.get("canceled_orders"))
+            noun = "open order" if canceled == 1 else "open orders"
+            return (
+                f"🛑 <b>Kill switch activated</b> by {escape(data.get('actor', 'unknown'))}: "
+                f"{escape(data.get('reason') or 'no reason given')}\n"
+                f"{canceled} {noun} canceled"
+            )
+        case EventType.KILL_SWITCH_RESUMED:
+            return f"✅ <b>Trading resumed</b> by {escape(data.get('actor', 'unknown'))}"
+        case EventType.RISK_BREACH:
+            reason = data.get("detail") or data.get("reason") or data.get("message")
+            text = "⚠️ <b>Risk limit breached</b>"
+            if data.get("symbol"):
+                text += f" on {escape(data['symbol'])}"
+            return text + (f"\n{escape(reason)}" if reason else "")
+        case _:
+            return f"ℹ️ {escape(event.type.value)}"
+
+
+def _fill(event_type: EventType, data: Mapping[str, Any]) -> str:
+    side = str(data.get("side", ""))
+    icon = "🔴" if side == "sell" else "🟢"
+    symbol = str(data.get("symbol", "?"))
+    if event_type is EventType.ORDER_PARTIALLY_FILLED:
+        title = "Partially filled"
+        amount = f"{escape(data.get('filled', '?'))}/{escape(data.get('amount', '?'))}"
+    else:
+        title = "Filled"
+        amount = escape(data.get("filled") or data.get("amount", "?"))
+    fills = [f for f in data.get("fills") or [] if isinstance(f, Mapping)]
+    price = data.get("average_price") or (fills[-1].get("price") if fills else None)
+    line = f"{icon} <b>{title}</b> {escape(side)} {amount} {escape(symbol)}"
+    if price:
+        line += f" @ {escape(price)}"
+    line += _role_suffix(data)
+    details: list[str] = []
+    fee = _fee(fills, data)
+    if fee is not None:
+        currency = data.get("fee_currency") or _quote(symbol)
+        details.append(f"Fee {escape(fee)}" + (f" {escape(currency)}" if currency else ""))
+    if data.get("order_id"):
+        details.append(f"order <code>{escape(str(data['order_id'])[:_ID_CHARS])}</code>")
+    return line + ("\n" + " · ".join(details) if details else "")
+
+
+def _order_line(icon: str, title: str, data: Mapping[str, Any]) -> str:
+    kind = str(data.get("type", "")).replace("_", " ")
+    words = " ".join(
+        escape(w) for w in (kind, data.get("side"), data.get("amount"), data.get("symbol")) if w
+    )
+    line = f"{icon} <b>{title}</b> {words}".rstrip()
+    if data.get("price"):
+        line += f" @ {escape(data['price'])}"
+    filled = data.get("filled")
+    if filled and _decimal(filled) not in (None, Decimal(0)) and title != "Order placed":
+        line += f" (filled {escape(filled)})"
+    line += _role_suffix(data)
+    if data.get("order_id"):
+        line += f" · order <code>{escape(str(data['order_id'])[:_ID_CHARS])}</code>"
+    # A rejection from the risk checks carries a sentence in "detail" and a code in
+    # "reason"; an order the exchange refused has only the sentence, in "reason".
+    reason = data.get("detail") or data.get("reason")
+    if reason:
+        line += f"\n{escape(reason)}"
+    return line
+
+
+def _role_suffix(data: Mapping[str, Any]) -> str:
+    role = data.get("role")
+    if not role or role == "entry":
+        return ""
+    return f" · {escape(str(role).replace('_', ' '))}"
+
+
+def _fee(fills: Sequence[Mapping[str, Any]], data: Mapping[str, Any]) -> str | None:
+    if data.get("fee") is not None:
+        return str(data["fee"])
+    total = Decimal(0)
+    found = False
+    for fill in fills:
+        value = _decimal(fill.get("fee"))
+        if value is not None:
+            total += value
+            found = True
+    if not found:
+        return None
+    return format(total.normalize(), "f") if total else "0"
+
+
+def _quote(symbol: str) -> str | None:
+    """The quote currency of ``BASE/QUOTE`` (or ``BASE/QUOTE:SETTLE``), where fees land."""
+    if "/" not in symbol:
+        return None
+    return symbol.split("/", 1)[1].split(":", 1)[0] or None
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return 0
