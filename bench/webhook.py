@@ -193,7 +193,7 @@ async def main() -> None:
         env.update(
             TRADEDECK_DATA_DIR=str(Path(tmp)),
             TRADEDECK_PORT=str(app_port),
-            TRADEDECK_LOG_LEVEL="WARNING",
+            TRADEDECK_LOG_LEVEL=os.environ.get("BENCH_APP_LOG_LEVEL", "WARNING"),
             TRADEDECK_TELEGRAM_TOKEN=TOKEN,
             TRADEDECK_PUBLIC_URL=f"http://127.0.0.1:{app_port}",
             TRADEDECK_TELEGRAM_API_BASE=emu_url,
@@ -214,7 +214,7 @@ async def main() -> None:
         try:
             await wait_ready(emu_url)
             menus = await greet(emulator, args.users)
-            next_id = 1
+            next_id = 1_000_000  # above the ids the greeting updates used
             for kind in ("command", "button"):
                 for rate in (200.0, None):
                     arrivals.reset()
@@ -234,7 +234,8 @@ async def main() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=30)
+                # Off the event loop: the app's shutdown still talks to our emulator.
+                await asyncio.to_thread(proc.wait, 30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 print("the app did not stop within 30 s; its log:")

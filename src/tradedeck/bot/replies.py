@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
@@ -23,14 +25,15 @@ async def edit(query: CallbackQuery, screen: Screen) -> None:
     if not isinstance(message, Message):
         await query.answer()
         return
+    note = None
     try:
         await message.edit_text(split_html(screen.text)[0], reply_markup=screen.markup)
     except TelegramBadRequest as error:
         if "not modified" not in error.message:
             raise
-        await query.answer("Up to date")
-        return
-    await query.answer()
+        note = "Up to date"
+    with contextlib.suppress(TelegramBadRequest):  # a press too old to answer is harmless
+        await query.answer(note)
 
 
 def refusal(error: DomainError) -> str:

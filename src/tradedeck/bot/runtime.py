@@ -54,6 +54,8 @@ SANDBOX_TOKEN = "1000000001:tradedeck-local-sandbox"  # noqa: S105 - local emula
 SANDBOX_ADMIN_ID = 1001
 WEBHOOK_PATH = "/telegram/webhook"
 UPDATE_DEDUP_SECONDS = 24 * 3600
+MAX_IN_FLIGHT = 256
+RECENT_UPDATES = 100_000
 Mode = Literal["webhook", "polling", "sandbox"]
 
 
@@ -90,6 +92,8 @@ class TelegramRuntime:
         self.api_base = base
         self.public_url = local_base(settings) if sandbox else settings.public_url
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._recent: set[int] = set()
         self._registration: asyncio.Task[None] | None = None
         self._polling: asyncio.Task[None] | None = None
         self.webhook_secret = ""
@@ -224,24 +228,37 @@ class TelegramRuntime:
         return path_ok, header_ok
 
     async def accept(self, update: dict[str, Any]) -> bool:
-        """Queue an update for the dispatcher unless its id was seen; False for a repeat."""
+        """Queue an update for the dispatcher unless its id was seen; False for a repeat.
+
+        At most ``MAX_IN_FLIGHT`` updates are handled at once; beyond that the webhook
+        answers only when a slot frees up, so Telegram (which waits for our answer before
+        sending more on a connection) slows down instead of us queueing without bound.
+        """
         update_id = update.get("update_id")
-        if not isinstance(update_id, int):
+        if not isinstance(update_id, int) or update_id in self._recent:
             return False
-        if not await self.dedup.claim(
-            f"tg-update:{self.token.split(':')[0]}:{update_id}", UPDATE_DEDUP_SECONDS
-        ):
-            return False
-        task = asyncio.create_task(self._feed(update))
+        if len(self._recent) >= RECENT_UPDATES:
+            self._recent.clear()
+        self._recent.add(update_id)
+        await self._slots.acquire()
+        task = asyncio.create_task(self._feed(update_id, update))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return True
 
-    async def _feed(self, update: dict[str, Any]) -> None:
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def _feed(self, update_id: int, update: dict[str, Any]) -> None:
+        """The durable check (Redis or the database) runs here, off the webhook's answer:
+        it catches a repeat that arrives after a restart."""
         try:
-            await self.dispatcher.feed_raw_update(self.bot, update)
+            key = f"tg-update:{self.token.split(':')[0]}:{update_id}"
+            if await self.dedup.claim(key, UPDATE_DEDUP_SECONDS):
+                await self.dispatcher.feed_raw_update(self.bot, update)
         except Exception:
-            log.exception("telegram_update_failed", update_id=update.get("update_id"))
+            log.exception("telegram_update_failed", update_id=update_id)
 
     async def join(self) -> None:
         """Wait for the updates being handled (tests, shutdown)."""

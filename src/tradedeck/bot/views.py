@@ -161,7 +161,7 @@ def markets(services: Services, actor: Actor) -> Screen:
 
 async def status(services: Services, actor: Actor) -> Screen:
     actor.require(Permission.READ)
-    state = await services.kill_switch.refresh()
+    state = services.kill_switch.state  # kept fresh by the app every two seconds
     _, equity = services.portfolio.balances(actor)
     open_orders = len(services.orders.exchange.open_orders())
     open_positions = sum(1 for p in services.orders.positions() if p.is_open)

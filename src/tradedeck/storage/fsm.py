@@ -86,12 +86,24 @@ class DatabaseFSMStorage(BaseStorage):
     and gives PostgreSQL a row to lock, so a concurrent ``set_state`` and ``set_data`` for
     the same user serialise instead of one silently undoing the other.
 
+    Reads are served from memory once a key was read or written: every update asks for
+    its user's state, and without Redis there is one bot process, the only writer, so
+    the cache cannot go stale (deployments with replicas use Redis instead).
+
     The engine is borrowed: :meth:`close` leaves it to whoever created it.
     """
+
+    CACHE_LIMIT = 50_000
 
     def __init__(self, engine: AsyncEngine, *, prefix: str = "fsm:") -> None:
         self._engine = engine
         self._prefix = prefix
+        self._cache: dict[str, _Record] = {}
+
+    def _remember(self, row_key: str, record: _Record) -> None:
+        if len(self._cache) >= self.CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[row_key] = record
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         name = state.state if isinstance(state, State) else state
@@ -110,15 +122,21 @@ class DatabaseFSMStorage(BaseStorage):
         await self._modify(key, lambda record: replace(record, data=copied))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        return (await self._read(key)).data
+        return dict((await self._read(key)).data)  # a copy: the cached record stays intact
 
     async def close(self) -> None:
         """Nothing to release: the engine belongs to the caller."""
 
     async def _read(self, key: StorageKey) -> _Record:
-        stmt = select(kv_store.c.value).where(kv_store.c.key == self._key(key))
+        row_key = self._key(key)
+        cached = self._cache.get(row_key)
+        if cached is not None:
+            return cached
+        stmt = select(kv_store.c.value).where(kv_store.c.key == row_key)
         async with self._engine.connect() as conn:
-            return _Record.loads((await conn.execute(stmt)).scalar_one_or_none())
+            record = _Record.loads((await conn.execute(stmt)).scalar_one_or_none())
+        self._remember(row_key, record)
+        return record
 
     async def _modify(self, key: StorageKey, change: Callable[[_Record], _Record]) -> None:
         row_key = self._key(key)
@@ -130,6 +148,7 @@ class DatabaseFSMStorage(BaseStorage):
                 await conn.execute(kv_store.delete().where(kv_store.c.key == row_key))
             else:
                 await self._write(conn, row_key, record.dumps())
+        self._remember(row_key, record)
 
     async def _ensure_row(self, conn: AsyncConnection, row_key: str) -> None:
         insert = dialect_insert(self._engine, kv_store).values(
