@@ -50,6 +50,7 @@ def server_env(data_dir: Path, port: int, database_url: str | None) -> dict[str,
         TRADEDECK_MAX_EXPOSURE_PCT="100",
         TRADEDECK_MAX_POSITIONS="100",
         TRADEDECK_MAX_CONSECUTIVE_REJECTIONS="1000000",
+        TRADEDECK_TELEGRAM="off",  # this measures the REST order path alone
     )
     if database_url:
         env["TRADEDECK_DATABASE_URL"] = database_url

@@ -271,7 +271,10 @@ class TelegramRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._registration
         if self._polling is not None:
-            await self.dispatcher.stop_polling()
+            with contextlib.suppress(RuntimeError):
+                await self.dispatcher.stop_polling()
+            # A long poll in flight would hold shutdown for its whole timeout.
+            self._polling.cancel()
             with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await self._polling
         await self.join()
