@@ -144,6 +144,9 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level_no)
+    # aiogram logs every handled update at INFO; the audit trail already records each
+    # one with its outcome, so a second line per update is only cost and noise.
+    logging.getLogger("aiogram.event").setLevel(max(level_no, logging.WARNING))
 
     for name in _ADOPTED_LOGGERS:
         adopted = logging.getLogger(name)
