@@ -97,6 +97,27 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix of this test's own, so Redis tests never see each other's keys."""
+    return f"td:test:{uuid.uuid4().hex}:"
+
+
+@pytest.fixture
+async def client(redis_url: str, prefix: str) -> AsyncIterator[Any]:
+    """A Redis client that deletes this test's keys afterwards."""
+    import redis.asyncio as aioredis
+
+    redis_client = aioredis.Redis.from_url(redis_url)
+    try:
+        yield redis_client
+    finally:
+        keys = [key async for key in redis_client.scan_iter(match=prefix + "*")]
+        if keys:
+            await redis_client.delete(*keys)
+        await redis_client.aclose()
+
+
 def make_settings(tmp_path: Path, database_url: str | None = None, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": tmp_path,

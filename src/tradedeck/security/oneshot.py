@@ -16,7 +16,7 @@ from collections.abc import Callable
 from itertools import islice
 from typing import Protocol, runtime_checkable
 
-import redis.asyncio as aioredis
+from tradedeck.storage.redis_client import RedisBacked
 
 
 @runtime_checkable
@@ -97,32 +97,14 @@ class MemoryOneShotStore:
         self._expiry.clear()
 
 
-class RedisOneShotStore:
+class RedisOneShotStore(RedisBacked):
     """Claims shared by every process through ``SET key 1 NX PX ttl``.
 
     One command both tests and sets the key, so two workers racing on the same nonce cannot
     both win, and Redis expires the key itself, so nothing needs sweeping.
-
-    The store closes the client only if it created it (:meth:`from_url`): a client passed in
-    usually serves other components too, and closing it under them would break them.
     """
 
-    def __init__(
-        self,
-        redis: aioredis.Redis,
-        prefix: str = "td:once:",
-        *,
-        owns_client: bool = False,
-    ) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._owns_client = owns_client
-
-    @classmethod
-    def from_url(cls, url: str, prefix: str = "td:once:") -> RedisOneShotStore:
-        """Build a store with its own client, which :meth:`close` then closes."""
-        client = aioredis.Redis.from_url(url)
-        return cls(client, prefix, owns_client=True)
+    DEFAULT_PREFIX = "td:once:"
 
     async def claim(self, key: str, ttl_seconds: float) -> bool:
         """Claim ``key`` for ``ttl_seconds``, rounded up to whole milliseconds.
@@ -135,8 +117,3 @@ class RedisOneShotStore:
         ttl_ms = max(1, math.ceil(ttl_seconds * 1000))
         result = await self._redis.set(self._prefix + key, b"1", nx=True, px=ttl_ms)
         return bool(result)
-
-    async def close(self) -> None:
-        """Close the client if this store created it; see the class docstring."""
-        if self._owns_client:
-            await self._redis.aclose()

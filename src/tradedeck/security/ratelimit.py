@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Protocol, runtime_checkable
 
-import redis.asyncio as aioredis
+from tradedeck.storage.redis_client import RedisBacked
 
 Clock = Callable[[], float]
 
@@ -117,7 +117,7 @@ class MemoryRateLimiter:
         self._logs.clear()
 
 
-class RedisRateLimiter:
+class RedisRateLimiter(RedisBacked):
     """Fixed window shared by every process: ``INCR`` + ``PEXPIRE NX`` + ``PTTL`` in MULTI.
 
     ``PEXPIRE NX`` needs Redis 7.0 or later.
@@ -128,21 +128,10 @@ class RedisRateLimiter:
     a sorted set per key. Refused hits still count but never extend the window, so a
     hammering client is not locked out beyond the window it started.
 
-    The client is closed only when this limiter created it (:meth:`from_url`). Redis
-    errors propagate: a limiter that cannot count should refuse, not wave through.
+    Redis errors propagate: a limiter that cannot count should refuse, not wave through.
     """
 
-    def __init__(
-        self, redis: aioredis.Redis, prefix: str = "td:rl:", *, owns_client: bool = False
-    ) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._owns_client = owns_client
-
-    @classmethod
-    def from_url(cls, url: str, prefix: str = "td:rl:") -> RedisRateLimiter:
-        """Build a limiter with its own client, which :meth:`close` then closes."""
-        return cls(aioredis.Redis.from_url(url), prefix, owns_client=True)
+    DEFAULT_PREFIX = "td:rl:"
 
     async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
         _check_limit(limit, window_seconds)
@@ -164,10 +153,6 @@ class RedisRateLimiter:
         # would refuse forever, so give it a window.
         await self._redis.pexpire(name, window_ms)
         return window_ms / 1000
-
-    async def close(self) -> None:
-        if self._owns_client:
-            await self._redis.aclose()
 
 
 def make_rate_limiter(redis_url: str | None) -> RateLimiter:

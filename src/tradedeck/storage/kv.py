@@ -18,13 +18,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-import redis.asyncio as aioredis
 from sqlalchemy import ColumnElement, Table, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradedeck.security.oneshot import OneShotStore, RedisOneShotStore
 from tradedeck.storage.models import kv_store, once_keys
+from tradedeck.storage.redis_client import RedisBacked
 
 MAX_KEY_LENGTH = 200
 """Both tables key on VARCHAR(200); PostgreSQL rejects longer keys and SQLite would not."""
@@ -306,28 +306,10 @@ class DatabaseKeyValueStore:
         return or_(kv_store.c.expires_at.is_(None), kv_store.c.expires_at > now)
 
 
-class RedisKeyValueStore:
-    """:class:`KeyValueStore` on Redis: expiry is Redis's own and ``pop`` is ``GETDEL``.
+class RedisKeyValueStore(RedisBacked):
+    """:class:`KeyValueStore` on Redis: expiry is Redis's own and ``pop`` is ``GETDEL``."""
 
-    As with :class:`~tradedeck.security.oneshot.RedisOneShotStore`, the client is closed
-    only when this store created it (:meth:`from_url`).
-    """
-
-    def __init__(
-        self,
-        redis: aioredis.Redis,
-        prefix: str = "td:kv:",
-        *,
-        owns_client: bool = False,
-    ) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._owns_client = owns_client
-
-    @classmethod
-    def from_url(cls, url: str, prefix: str = "td:kv:") -> RedisKeyValueStore:
-        """Build a store with its own client, which :meth:`close` then closes."""
-        return cls(aioredis.Redis.from_url(url), prefix, owns_client=True)
+    DEFAULT_PREFIX = "td:kv:"
 
     async def get(self, key: str) -> str | None:
         return _decode(await self._redis.get(self._prefix + key))
@@ -345,10 +327,6 @@ class RedisKeyValueStore:
 
     async def delete(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
-
-    async def close(self) -> None:
-        if self._owns_client:
-            await self._redis.aclose()
 
 
 # -- factories -----------------------------------------------------------------------------

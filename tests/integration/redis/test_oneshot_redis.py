@@ -1,6 +1,4 @@
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -8,23 +6,6 @@ import redis.asyncio as aioredis
 from tradedeck.security.oneshot import OneShotStore, RedisOneShotStore
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"td:test:{uuid.uuid4().hex}:"
-
-
-@pytest.fixture
-async def client(redis_url: str, prefix: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        keys = [key async for key in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
 
 
 @pytest.fixture

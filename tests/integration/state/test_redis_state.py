@@ -2,8 +2,6 @@
 
 import asyncio
 import random
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,23 +14,6 @@ from tradedeck.storage.fsm import make_fsm_storage
 from tradedeck.storage.kv import KeyValueStore, RedisKeyValueStore
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"td:test:{uuid.uuid4().hex}:"
-
-
-@pytest.fixture
-async def client(redis_url: str, prefix: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        keys = [key async for key in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
 
 
 @pytest.fixture
