@@ -1,11 +1,14 @@
 """What every handler may use, handed over by the dispatcher as `deps`.
 
-Identity lookups are cached for a few seconds: a busy chat costs one database query per
-user, not one per message, and a role change or revocation applies within that time.
+Identities come from an in-memory copy of the (small) table of Telegram users, reloaded
+every few seconds and at once when an unknown id writes (at most once a second, so a
+stranger's spam cannot turn into database load): no update costs a query, and a role
+change or revocation applies within seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -21,6 +24,7 @@ from tradedeck.security.ratelimit import RateLimiter
 from tradedeck.services import Services
 
 IDENTITY_TTL = 5.0
+MISS_RELOAD_INTERVAL = 1.0
 UNKNOWN_REPORT_INTERVAL = 600.0
 
 
@@ -32,27 +36,37 @@ class BotDeps:
     limiter: RateLimiter
     audit: AuditTrail
     notifier: Notifier | None = None
-    _identities: dict[int, tuple[Actor | None, float]] = field(default_factory=dict)
+    _actors: dict[int, Actor] = field(default_factory=dict)
+    _loaded_at: float = -1e9
+    _miss_reload_at: float = -1e9
+    _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _reported: dict[int, float] = field(default_factory=dict)
 
     async def identify(self, telegram_id: int) -> Actor | None:
         now = time.monotonic()
-        cached = self._identities.get(telegram_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        user = await self.services.repository.user_by_telegram_id(telegram_id)
-        actor = (
-            Actor(name=user.name, role=user.role, channel="telegram", user_id=user.id)
-            if user is not None
-            else None
-        )
-        if len(self._identities) > 10_000:
-            self._identities.clear()
-        self._identities[telegram_id] = (actor, now + IDENTITY_TTL)
+        if now - self._loaded_at > IDENTITY_TTL:
+            await self._reload(now)
+        actor = self._actors.get(telegram_id)
+        if actor is None and now - self._miss_reload_at > MISS_RELOAD_INTERVAL:
+            self._miss_reload_at = now
+            await self._reload(now)
+            actor = self._actors.get(telegram_id)
         return actor
 
+    async def _reload(self, asked_at: float) -> None:
+        async with self._reload_lock:
+            if self._loaded_at >= asked_at:
+                return  # another update reloaded while this one waited
+            users = await self.services.repository.telegram_users()
+            self._actors = {
+                u.telegram_id: Actor(name=u.name, role=u.role, channel="telegram", user_id=u.id)
+                for u in users
+                if u.telegram_id is not None
+            }
+            self._loaded_at = time.monotonic()
+
     def forget_identities(self) -> None:
-        self._identities.clear()
+        self._loaded_at = -1e9
 
     async def report_unknown(self, user: TgUser, what: str, chat_id: int | None) -> None:
         """Audit every attempt; tell the admins at most once per user per ten minutes."""
