@@ -137,12 +137,55 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **overrides: 
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def bound_socket() -> socket.socket:
+    """A loopback socket bound before the server starts, so its URL is known in advance.
+
+    IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on such sockets, and without it
+    every response waits for a delayed ACK (about 40 ms).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class Served:
+    """One ASGI app under uvicorn on a socket bound beforehand."""
+
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False)
+        )
+        self._sock = sock
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.server.serve(sockets=[self._sock]))
+        for _ in range(1000):
+            if self.server.started or self._task.done():
+                break
+            await asyncio.sleep(0.01)
+        if self._task.done():
+            self._task.result()
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await asyncio.wait_for(self._task, timeout=20)
+
+
 @dataclass
 class LiveApp:
     """The real app served by uvicorn on a loopback port, plus its services for setup."""
 
-    url: str
+    served: Served
     services: Services
+
+    @property
+    def url(self) -> str:
+        return self.served.url
 
     def client(self, token: str | None = None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -152,31 +195,15 @@ class LiveApp:
         _, token = await self.services.users.create(ADMIN, name, role)
         return token
 
+    async def stop(self) -> None:
+        await self.served.stop()
 
-async def serve(
-    settings: Settings, *, start_feed: bool = False
-) -> tuple[uvicorn.Server, asyncio.Task[None], LiveApp]:
+
+async def serve(settings: Settings, *, start_feed: bool = False) -> LiveApp:
     app = create_app(settings, start_feed=start_feed)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False)
-    )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(1000):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    if task.done():
-        task.result()
-    return server, task, LiveApp(f"http://127.0.0.1:{port}", app.state.services)
-
-
-async def shutdown(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=15)
+    served = Served(app, bound_socket())
+    await served.start()
+    return LiveApp(served, app.state.services)
 
 
 @pytest.fixture
@@ -186,8 +213,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 async def live(settings: Settings) -> AsyncIterator[LiveApp]:
-    server, task, live_app = await serve(settings)
+    live_app = await serve(settings)
     try:
         yield live_app
     finally:
-        await shutdown(server, task)
+        await live_app.stop()

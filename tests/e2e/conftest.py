@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from tests.conftest import ADMIN, make_settings
+from tests.conftest import ADMIN, Served, bound_socket, make_settings
 from tradedeck.app import create_app
 from tradedeck.bot.runtime import TelegramRuntime
 from tradedeck.config import Settings
@@ -40,40 +38,6 @@ def data_of(message: SentMessage, label: str) -> str:
     button = message.button(label)
     assert button is not None and button.callback_data, f"no button {label!r}"
     return button.callback_data
-
-
-def bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-class Served:
-    """One ASGI app under uvicorn on a socket bound beforehand (so its URL is known)."""
-
-    def __init__(self, app: Any, sock: socket.socket) -> None:
-        self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False)
-        )
-        self._sock = sock
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self.server.serve(sockets=[self._sock]))
-        for _ in range(1000):
-            if self.server.started or self._task.done():
-                break
-            await asyncio.sleep(0.01)
-        if self._task.done():
-            self._task.result()
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self._task is not None:
-            await asyncio.wait_for(self._task, timeout=20)
 
 
 @dataclass

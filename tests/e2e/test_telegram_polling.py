@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from tests.conftest import ADMIN, make_settings
-from tests.e2e.conftest import ALICE, Served, bound_socket
+from tests.conftest import ADMIN, Served, bound_socket, make_settings
+from tests.e2e.conftest import ALICE
 from tradedeck.app import create_app
 from tradedeck.sandbox.app import create_sandbox_app
 from tradedeck.sandbox.driver import TelegramUser

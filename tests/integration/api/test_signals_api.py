@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LiveApp, make_settings, serve, shutdown
+from tests.conftest import LiveApp, make_settings, serve
 from tradedeck.security.signatures import sign
 
 SECRET = "test-signal-secret"
@@ -18,11 +18,11 @@ SECRET = "test-signal-secret"
 @pytest.fixture
 async def live(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
     settings = make_settings(tmp_path, database_url, signal_secret=SECRET)
-    server, task, live_app = await serve(settings)
+    live_app = await serve(settings)
     try:
         yield live_app
     finally:
-        await shutdown(server, task)
+        await live_app.stop()
 
 
 def signed(
@@ -125,11 +125,11 @@ async def test_replay_protection_is_shared_through_redis(tmp_path: Path, redis_u
     ]
     try:
         raw, headers = signed({"symbol": "ETH/BTC", "side": "buy", "amount": "0.2"})
-        async with servers[0][2].client() as api:
+        async with servers[0].client() as api:
             assert (
                 await api.post("/api/v1/signals", content=raw, headers=headers)
             ).status_code == 202
-        async with servers[1][2].client() as api:
+        async with servers[1].client() as api:
             replay = await api.post("/api/v1/signals", content=raw, headers=headers)
         assert replay.status_code == 409 and replay.json()["error"] == "replayed_nonce"
         client = aioredis.from_url(redis_url)
@@ -137,5 +137,5 @@ async def test_replay_protection_is_shared_through_redis(tmp_path: Path, redis_u
         await client.aclose()
         assert 0 < ttl <= 35_000
     finally:
-        for server, task, _ in servers:
-            await shutdown(server, task)
+        for server in servers:
+            await server.stop()

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import LiveApp, make_settings, serve, shutdown
+from tests.conftest import LiveApp, make_settings, serve
 from tradedeck.domain.candles import Candle
 
 pytestmark = pytest.mark.asyncio
@@ -84,7 +84,7 @@ async def test_market_buy_fills_and_shows_in_positions_and_pnl(live: LiveApp) ->
 
 async def test_orders_survive_a_restart(tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(tmp_path, database_url)
-    server, task, live = await serve(settings)
+    live = await serve(settings)
     try:
         token = await live.token("bob", "trader")
         async with live.client(token) as api:
@@ -104,9 +104,9 @@ async def test_orders_survive_a_restart(tmp_path, database_url) -> None:  # type
             )
             assert resting.json()["status"] == "open"
     finally:
-        await shutdown(server, task)
+        await live.stop()
 
-    server, task, live = await serve(settings)
+    live = await serve(settings)
     try:
         async with live.client(token) as api:
             positions = (await api.get("/api/v1/positions")).json()
@@ -120,7 +120,7 @@ async def test_orders_survive_a_restart(tmp_path, database_url) -> None:  # type
             order = (await api.get(f"/api/v1/orders/{resting.json()['id']}")).json()
             assert order["status"] == "filled"
     finally:
-        await shutdown(server, task)
+        await live.stop()
 
 
 async def test_limit_order_rests_reserves_and_cancel_releases(live: LiveApp) -> None:
