@@ -140,15 +140,17 @@ class MarketOut(BaseModel):
 
 
 class TickerOut(BaseModel):
+    """A market's last candle; every field but the symbol is null before the first one."""
+
     symbol: str
-    last: OptDec
-    open: OptDec
-    high: OptDec
-    low: OptDec
-    volume: OptDec
-    candle_time: datetime | None
-    timeframe: str | None
-    updated_at: datetime | None
+    last: OptDec = None
+    open: OptDec = None
+    high: OptDec = None
+    low: OptDec = None
+    volume: OptDec = None
+    candle_time: datetime | None = None
+    timeframe: str | None = None
+    updated_at: datetime | None = None
 
 
 class CandleOut(BaseModel):

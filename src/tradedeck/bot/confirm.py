@@ -10,7 +10,6 @@ from aiogram.types import CallbackQuery, Message
 
 from tradedeck.bot import keyboards
 from tradedeck.bot.context import BotDeps
-from tradedeck.bot.formatting import escape
 from tradedeck.security.confirmations import PendingAction
 
 # What always needs a confirmation; a kind missing here cannot be executed at all.
@@ -26,7 +25,8 @@ async def ask(
     preview: str,
 ) -> None:
     """Store the action server-side and show its preview with signed buttons."""
-    assert kind in DANGEROUS
+    if kind not in DANGEROUS:  # fail closed: an unlisted action cannot be confirmed
+        raise ValueError(f"{kind!r} is not a confirmable action")
     action = PendingAction(
         kind=kind, user_id=telegram_id, params=params, summary=preview, created_at=time.time()
     )
@@ -56,7 +56,3 @@ def refusal_text(code: str) -> str:
 
 def done_text(summary: str, outcome: str) -> str:
     return f"{summary}\n\n{outcome}" if summary else outcome
-
-
-def plain(text: str) -> str:
-    return escape(text)

@@ -65,9 +65,6 @@ class BotDeps:
             }
             self._loaded_at = time.monotonic()
 
-    def forget_identities(self) -> None:
-        self._loaded_at = -1e9
-
     async def report_unknown(self, user: TgUser, what: str, chat_id: int | None) -> None:
         """Audit every attempt; tell the admins at most once per user per ten minutes."""
         self.audit.record(

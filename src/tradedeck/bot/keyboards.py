@@ -39,12 +39,15 @@ def main_menu() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows(buttons, 2))
 
 
-def refresh(view: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(text="🔄 Refresh", callback_data=RefreshCb(view=view).pack())]
-        ]
+def refresh(
+    view: str, extra: list[list[InlineKeyboardButton]] | None = None
+) -> InlineKeyboardMarkup:
+    """``extra`` rows, then a Refresh button that re-renders ``view`` in place."""
+    keyboard = list(extra or [])
+    keyboard.append(
+        [InlineKeyboardButton(text="🔄 Refresh", callback_data=RefreshCb(view=view).pack())]
     )
+    return InlineKeyboardMarkup(inline_keyboard=keyboard)
 
 
 def pager(view: str, page: int, pages: int) -> list[InlineKeyboardButton]:

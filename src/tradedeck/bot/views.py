@@ -10,11 +10,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 
 from tradedeck import __version__
 from tradedeck.bot import keyboards
-from tradedeck.bot.callbacks import RefreshCb
 from tradedeck.bot.formatting import code, escape, money, pnl, table
 from tradedeck.domain.orders import OrderStatus
 from tradedeck.domain.roles import Actor, Permission
@@ -30,16 +29,6 @@ class Screen:
     markup: InlineKeyboardMarkup | None = None
 
 
-def _with_refresh(
-    view: str, extra: list[list[InlineKeyboardButton]] | None = None
-) -> InlineKeyboardMarkup:
-    keyboard = list(extra or [])
-    keyboard.append(
-        [InlineKeyboardButton(text="🔄 Refresh", callback_data=RefreshCb(view=view).pack())]
-    )
-    return InlineKeyboardMarkup(inline_keyboard=keyboard)
-
-
 def balance(services: Services, actor: Actor) -> Screen:
     balances, equity = services.portfolio.balances(actor)
     rows = [
@@ -52,20 +41,20 @@ def balance(services: Services, actor: Actor) -> Screen:
     )
     if equity.unvalued:
         text += f"\nNo price for: {escape(', '.join(equity.unvalued))}"
-    return Screen(text, _with_refresh("balance"))
+    return Screen(text, keyboards.refresh("balance"))
 
 
 def positions(services: Services, actor: Actor) -> Screen:
     views = services.portfolio.positions(actor)
     if not views:
-        return Screen("📭 No open positions.", _with_refresh("positions"))
+        return Screen("📭 No open positions.", keyboards.refresh("positions"))
     lines = ["📊 <b>Positions</b>"]
     for p in views:
         lines.append(
             f"<b>{escape(p.symbol)}</b> {money(p.amount)} @ {money(p.average_entry)} "
             f"→ {money(p.last_price)}\n   unrealized {pnl(p.unrealized_pnl, 8, p.quote)}"
         )
-    return Screen("\n".join(lines), _with_refresh("positions"))
+    return Screen("\n".join(lines), keyboards.refresh("positions"))
 
 
 async def orders(services: Services, actor: Actor, page: int = 0) -> Screen:
@@ -78,7 +67,7 @@ async def orders(services: Services, actor: Actor, page: int = 0) -> Screen:
     has_more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
     if not found and page == 0:
-        return Screen("📭 No open orders.", _with_refresh("orders"))
+        return Screen("📭 No open orders.", keyboards.refresh("orders"))
     lines = [f"📋 <b>Open orders</b> · page {page + 1}"]
     for o in found:
         at = o.stop_price if o.price is None else o.price
@@ -90,7 +79,7 @@ async def orders(services: Services, actor: Actor, page: int = 0) -> Screen:
     nav = keyboards.pager("orders", page, page + 2 if has_more else page + 1)
     if nav:
         extra.append(nav)
-    return Screen("\n".join(lines), _with_refresh("orders", extra))
+    return Screen("\n".join(lines), keyboards.refresh("orders", extra))
 
 
 async def trades(services: Services, actor: Actor, count: int = 10, page: int = 0) -> Screen:
@@ -132,7 +121,7 @@ async def pnl_view(services: Services, actor: Actor, period: str = "day") -> Scr
     if days > 1:
         rows = [(d.day.strftime("%m-%d"), money(d.realized, 6), str(d.fills)) for d in daily]
         lines.append(f"Last {days} days:\n" + table(["Day", "Realized", "Fills"], rows))
-    return Screen("\n".join(lines), _with_refresh(f"pnl_{period}"))
+    return Screen("\n".join(lines), keyboards.refresh(f"pnl_{period}"))
 
 
 def price(services: Services, actor: Actor, symbol: str) -> Screen:
@@ -146,7 +135,7 @@ def price(services: Services, actor: Actor, symbol: str) -> Screen:
         f"📈 <b>{escape(market.symbol)}</b> {money(candle.close)} {escape(market.quote)}\n"
         f"{candle.timeframe} candle: O {money(candle.open)} H {money(candle.high)} "
         f"L {money(candle.low)} ({change:+.2f}%)",
-        _with_refresh(f"price_{market.symbol}"),
+        keyboards.refresh(f"price_{market.symbol}"),
     )
 
 
@@ -156,7 +145,9 @@ def markets(services: Services, actor: Actor) -> Screen:
     for symbol in services.orders.exchange.markets:
         candle = services.orders.exchange.last_candle(symbol)
         rows.append((symbol, money(candle.close) if candle else "-"))
-    return Screen("📈 <b>Markets</b>\n" + table(["Market", "Last"], rows), _with_refresh("markets"))
+    return Screen(
+        "📈 <b>Markets</b>\n" + table(["Market", "Last"], rows), keyboards.refresh("markets")
+    )
 
 
 async def status(services: Services, actor: Actor) -> Screen:
@@ -181,4 +172,4 @@ async def status(services: Services, actor: Actor) -> Screen:
             f"{datetime.now(UTC).strftime('%H:%M:%S UTC')}",
         ]
     )
-    return Screen(text, _with_refresh("status"))
+    return Screen(text, keyboards.refresh("status"))

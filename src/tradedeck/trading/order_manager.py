@@ -29,7 +29,7 @@ from tradedeck.domain.errors import (
     OrderRejected,
 )
 from tradedeck.domain.markets import Market, normalize_symbol
-from tradedeck.domain.money import fmt
+from tradedeck.domain.money import fmt, quantize_down
 from tradedeck.domain.orders import Fill, Order, OrderRole, OrderStatus, OrderType, Side
 from tradedeck.domain.positions import Position
 from tradedeck.domain.roles import Actor, Permission, Role
@@ -119,6 +119,30 @@ class OrderManager:
     def position(self, symbol: str) -> Position | None:
         p = self._positions.get(symbol)
         return copy.copy(p) if p else None
+
+    def amount_for_share(self, side: Side, symbol: str, percent: Decimal) -> Decimal:
+        """The base amount worth ``percent`` of the free funds a trade would spend (quote for
+        a buy, after slippage and fee; base for a sell), rounded down to the market's step."""
+        market = self.market(symbol)
+        if side is Side.SELL:
+            raw = self.exchange.balance(market.base).free * percent / 100
+        else:
+            price = self.exchange.last_price(market.symbol)
+            if not price:
+                return Decimal(0)
+            config = self.exchange.config
+            per_unit = price * (1 + config.slippage_bps / Decimal(10_000)) * (1 + config.fee_rate)
+            raw = self.exchange.balance(market.quote).free * percent / 100 / per_unit
+        return quantize_down(raw, market.amount_step)
+
+    def closable_amount(self, symbol: str) -> Decimal:
+        """What selling a whole position can sell now: the position, less anything held by
+        open orders (its stop-loss, say), rounded down to the market's step."""
+        market = self.market(symbol)
+        position = self._positions.get(market.symbol)
+        held = position.amount if position else Decimal(0)
+        free = self.exchange.balance(market.base).free
+        return quantize_down(min(held, free), market.amount_step)
 
     async def get_order(self, actor: Actor, order_id: str) -> Order:
         actor.require(Permission.READ)

@@ -158,3 +158,17 @@ async def test_events_announce_fills_cancels_and_the_kill_switch(services: Servi
         "actor": "test-admin",
         "canceled_orders": 1,
     }
+
+
+async def test_quick_amounts_are_affordable_and_close_sells_what_is_held(
+    services: Services,
+) -> None:
+    everything = services.orders.amount_for_share(Side.BUY, "ETH/BTC", Decimal(100))
+    assert everything > 0
+    preview = services.orders.preview(TRADER, market(Side.BUY, str(everything)))
+    assert preview.verdict is None or preview.verdict.code != "insufficient_funds"
+    assert services.orders.closable_amount("ETH/BTC") == 0
+    await services.orders.place(TRADER, market(Side.BUY, "0.5"))
+    assert services.orders.closable_amount("ETH/BTC") == Decimal("0.5")
+    half = services.orders.amount_for_share(Side.SELL, "ETH/BTC", Decimal(50))
+    assert half == Decimal("0.25")

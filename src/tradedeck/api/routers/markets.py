@@ -31,17 +31,7 @@ def _ticker(services: ServicesDep, symbol: str) -> TickerOut:
     market = services.orders.market(symbol)
     candle = services.orders.exchange.last_candle(market.symbol)
     if candle is None:
-        return TickerOut(
-            symbol=market.symbol,
-            last=None,
-            open=None,
-            high=None,
-            low=None,
-            volume=None,
-            candle_time=None,
-            timeframe=None,
-            updated_at=None,
-        )
+        return TickerOut(symbol=market.symbol)
     return TickerOut(
         symbol=market.symbol,
         last=candle.close,

@@ -3,7 +3,9 @@ Confirm/Cancel buttons that execute every dangerous action."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from aiogram import F
 from aiogram.filters import Command, CommandObject
@@ -19,7 +21,6 @@ from tradedeck.bot.replies import refusal
 from tradedeck.bot.routing import Routes
 from tradedeck.bot.states import TradeFlow
 from tradedeck.domain.errors import DomainError, InvalidInput
-from tradedeck.domain.money import quantize_down
 from tradedeck.domain.orders import Order, OrderStatus, OrderType, Side
 from tradedeck.domain.roles import Actor
 from tradedeck.security.confirmations import ConfirmationError, PendingAction
@@ -125,7 +126,7 @@ async def picked_amount(
 ) -> None:
     data = await state.get_data()
     side, symbol = Side(data["side"]), data["symbol"]
-    amount = share_of_funds(deps, side, symbol, Decimal(callback_data.percent))
+    amount = deps.services.orders.amount_for_share(side, symbol, Decimal(callback_data.percent))
     if amount <= 0:
         await query.answer(
             "That share is less than the smallest amount you can trade.", show_alert=True
@@ -133,22 +134,6 @@ async def picked_amount(
         return
     await state.clear()
     await preview_trade(query, actor, deps, side, symbol, str(amount))
-
-
-def share_of_funds(deps: BotDeps, side: Side, symbol: str, percent: Decimal) -> Decimal:
-    """An amount of the base asset worth ``percent`` of the free funds, rounded down."""
-    exchange = deps.services.orders.exchange
-    market = exchange.market(symbol)
-    if side is Side.SELL:
-        raw = exchange.balance(market.base).free * percent / 100
-    else:
-        price = exchange.last_price(market.symbol)
-        if not price:
-            return Decimal(0)
-        config = exchange.config
-        per_unit = price * (1 + config.slippage_bps / Decimal(10_000)) * (1 + config.fee_rate)
-        raw = exchange.balance(market.quote).free * percent / 100 / per_unit
-    return quantize_down(raw, market.amount_step)
 
 
 async def preview_trade(
@@ -209,7 +194,9 @@ async def preview_trade(
     return True
 
 
-def _alert(query: CallbackQuery):  # type: ignore[no-untyped-def]
+def _alert(query: CallbackQuery) -> Callable[[str], Awaitable[Any]]:
+    """Answer in the chat of a pressed button, and stop the button's spinner."""
+
     async def answer(text: str) -> None:
         if isinstance(query.message, Message):
             await query.message.answer(text)
@@ -229,11 +216,7 @@ async def close(message: Message, command: CommandObject, actor: Actor, deps: Bo
     except DomainError as error:
         await message.answer(refusal(error))
         return
-    position = deps.services.orders.position(market.symbol)
-    free = deps.services.orders.exchange.balance(market.base).free
-    amount = quantize_down(
-        min(position.amount if position else Decimal(0), free), market.amount_step
-    )
+    amount = deps.services.orders.closable_amount(market.symbol)
     if amount <= 0:
         await message.answer(f"No open {escape(market.symbol)} position to close.")
         return
