@@ -169,16 +169,25 @@ async def wait_replies(arrivals: Arrivals, expected: int, timeout: float = 180) 
         await asyncio.sleep(0.05)
 
 
-def figures(label: str, arrivals: Arrivals, sent: int, elapsed: float) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def figures(
+    label: str, arrivals: Arrivals, sent: int, elapsed: float, cpu: float, own: float
+) -> None:
     got = sorted(arrivals.latencies)
     if not got:
         print(f"{label}: no replies")
         return
     p99 = got[min(len(got) - 1, int(len(got) * 0.99))]
     print(
-        f"{label:<34} sent={sent} replied={len(got)} "
+        f"{label:<24} sent={sent} replied={len(got)} "
         f"rate={len(got) / elapsed:,.0f} updates/s  p50={statistics.median(got) * 1000:.1f} ms "
-        f"p99={p99 * 1000:.1f} ms"
+        f"p99={p99 * 1000:.1f} ms  CPU/update: app {cpu / max(sent, 1) * 1e6:,.0f} µs, "
+        f"Telegram side {own / max(sent, 1) * 1e6:,.0f} µs"
     )
 
 
@@ -186,6 +195,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument(
+        "--phases",
+        default="command@200,command@max,button@200,button@max",
+        help="comma-separated KIND@RATE, KIND command|button, RATE updates/s or max",
+    )
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the app into FILE (raw)")
     args = parser.parse_args()
 
     emulator = BotApiEmulator(limits=FloodLimits(enabled=False))
@@ -230,21 +245,53 @@ async def main() -> None:
             await wait_ready(emu_url)
             menus = await greet(emulator, args.users)
             next_id = 1_000_000  # above the ids the greeting updates used
-            for kind in ("command", "button"):
-                for rate in (200.0, None):
-                    arrivals.reset()
-                    started = time.perf_counter()
-                    sent, elapsed = await load(
-                        url, arrivals, kind, args.users, rate, args.seconds, next_id, menus
-                    )
-                    next_id += sent + 1
-                    await wait_replies(arrivals, sent)
-                    if rate is None:  # throughput is what was answered, not what was sent
-                        elapsed = max(arrivals.last_arrival - started, elapsed)
-                    label = f"{'/status' if kind == 'command' else 'button press'} @ " + (
-                        "200/s" if rate else "max"
-                    )
-                    figures(label, arrivals, sent, elapsed)
+            phases = [p.split("@") for p in args.phases.split(",")]
+            profiler = (
+                subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "-r",
+                        "250",
+                        "-f",
+                        "raw",
+                        "-o",
+                        args.profile,
+                        "--pid",
+                        str(proc.pid),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                if args.profile
+                else None
+            )
+            for kind, rate_text in phases:
+                rate = None if rate_text == "max" else float(rate_text)
+                arrivals.reset()
+                cpu_before, own_before = cpu_seconds(proc.pid), cpu_seconds(os.getpid())
+                started = time.perf_counter()
+                sent, elapsed = await load(
+                    url, arrivals, kind, args.users, rate, args.seconds, next_id, menus
+                )
+                next_id += sent + 1
+                await wait_replies(arrivals, sent)
+                if rate is None:  # throughput is what was answered, not what was sent
+                    elapsed = max(arrivals.last_arrival - started, elapsed)
+                label = f"{'/status' if kind == 'command' else 'button press'} @ " + (
+                    f"{rate:.0f}/s" if rate else "max"
+                )
+                figures(
+                    label,
+                    arrivals,
+                    sent,
+                    elapsed,
+                    cpu_seconds(proc.pid) - cpu_before,
+                    cpu_seconds(os.getpid()) - own_before,
+                )
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                await asyncio.to_thread(profiler.wait, 30)
             if os.environ.get("BENCH_DEBUG"):
                 from collections import Counter
 

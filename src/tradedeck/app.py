@@ -13,7 +13,12 @@ from fastapi import FastAPI
 
 from tradedeck import __version__
 from tradedeck.api import errors
-from tradedeck.api.routers import control, health, markets, orders, portfolio, signals, telegram
+from tradedeck.api.routers import backtests as backtest_routes
+from tradedeck.api.routers import charts as chart_routes
+from tradedeck.api.routers import control, health, markets, orders, portfolio, signals
+from tradedeck.api.routers import scans as scan_routes
+from tradedeck.api.routers import strategies as strategy_routes
+from tradedeck.api.routers.telegram import TelegramWebhook
 from tradedeck.bot.runtime import SANDBOX_TOKEN, TelegramRuntime
 from tradedeck.config import Settings
 from tradedeck.ops.http_metrics import RequestMetricsMiddleware
@@ -55,10 +60,15 @@ def create_app(settings: Settings | None = None, *, start_feed: bool = True) -> 
     )
     app.state.sandbox = emulator
     errors.install(app)
-    for router in (health, markets, orders, portfolio, control, signals, telegram):
+    for router in (health, markets, orders, portfolio, control, signals):
         app.include_router(router.router)
+    app.include_router(chart_routes.router)
+    app.include_router(backtest_routes.router)
+    app.include_router(strategy_routes.router)
+    app.include_router(scan_routes.router)
     if emulator is not None:
         emulator.default_token = SANDBOX_TOKEN
         app.include_router(sandbox_router(emulator), prefix="/sandbox", include_in_schema=False)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    app.add_middleware(TelegramWebhook, metrics=metrics)  # outermost: the hot path
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -19,7 +20,6 @@ from tradedeck.config import Settings, describe_error
 from tradedeck.domain.errors import DomainError
 from tradedeck.domain.roles import Actor, Role
 from tradedeck.security.users import UserService
-from tradedeck.services import open_repository
 from tradedeck.storage.repository import Repository
 
 T = TypeVar("T")
@@ -48,6 +48,10 @@ def _with_repository(work: Callable[[Repository], Awaitable[T]]) -> T:
     settings = load_settings()
 
     async def main() -> T:
+        # Imported here: the core pulls in charts and strategies, which commands that only
+        # need the database (and `tradedeck backtest`'s cold start) should not pay for.
+        from tradedeck.services import open_repository
+
         repository = await open_repository(settings)
         try:
             return await work(repository)
@@ -164,6 +168,57 @@ def users_revoke(name: str) -> None:
 
     _with_repository(work)
     typer.echo(f"revoked {name}")
+
+
+@app.command()
+def backtest(
+    strategy: Annotated[str, typer.Option(help="strategy name, e.g. sma_cross")],
+    data: Annotated[Path, typer.Option(help="candle file: CSV, feather or ccxt JSON")],
+    symbol: Annotated[str, typer.Option(help="market as BASE/QUOTE, e.g. BTC/USDT")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="strategy parameter name=value; repeat")
+    ] = None,
+    timeframe: Annotated[
+        str | None, typer.Option(help="the file's timeframe (default: read off the candles)")
+    ] = None,
+    fee: Annotated[str, typer.Option(help="fee per fill as a fraction (0.001 = 0.1 %)")] = "0.001",
+    slippage: Annotated[str, typer.Option(help="market-order slippage in basis points")] = "5",
+    amount: Annotated[str | None, typer.Option(help="fixed base amount per entry")] = None,
+    risk: Annotated[
+        str | None, typer.Option(help="percent of equity to risk per entry (to the stop-loss)")
+    ] = None,
+    cash: Annotated[str, typer.Option(help="starting balance in the quote currency")] = "10000",
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write metrics and trades to this file")
+    ] = None,
+) -> None:
+    """Backtest a strategy on a candle file through the paper trading path.
+
+    Without --amount or --risk each entry spends all free cash. Bad input is one line on
+    stderr and exit code 2.
+    """
+    settings = load_settings()
+    from tradedeck.backtest.console import run_command  # lazy: pandas, TA-Lib, the engine
+
+    try:
+        run_command(
+            strategy=strategy,
+            params=param or [],
+            data=data,
+            symbol=symbol,
+            timeframe=timeframe,
+            fee=fee,
+            slippage=slippage,
+            amount=amount,
+            risk=risk,
+            cash=cash,
+            json_out=json_out,
+            strategies_dir=settings.strategies_dir,
+        )
+    except DomainError as error:
+        raise _fail(error.detail) from None
+    except OSError as error:  # the --json file cannot be written
+        raise _fail(f"{error.filename or json_out}: {error.strerror}") from None
 
 
 def main() -> None:

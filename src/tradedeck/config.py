@@ -7,14 +7,72 @@ one stops the process with a single line naming the variable.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tradedeck.domain.candles import TIMEFRAME_SECONDS
+
 ENV_PREFIX = "TRADEDECK_"
+
+
+class StrategyRun(BaseModel):
+    """One strategy run live on one market: an entry of ``TRADEDECK_STRATEGIES``.
+
+    Whether the strategy exists and its params are valid is checked at start-up, once the
+    user's strategy files are loaded; here only the shape is.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strategy: str = Field(min_length=1, max_length=40)
+    symbol: str = Field(min_length=3, max_length=40)
+    timeframe: str | None = Field(
+        default=None, description="must be the market's replayed timeframe; None = that one"
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+    amount: Decimal | None = Field(default=None, gt=0, description="base amount per entry")
+    risk_percent: Decimal | None = Field(
+        default=None, gt=0, le=100, description="equity % at risk per entry (to the stop)"
+    )
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy_name(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @field_validator("timeframe")
+    @classmethod
+    def _timeframe(cls, value: str | None) -> str | None:
+        if value is not None and value not in TIMEFRAME_SECONDS:
+            raise ValueError(
+                f"unknown timeframe {value!r}; expected one of " + ", ".join(TIMEFRAME_SECONDS)
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_size(self) -> StrategyRun:
+        if (self.amount is None) == (self.risk_percent is None):
+            raise ValueError("give exactly one of amount or risk_percent")
+        return self
 
 
 class Settings(BaseSettings):
@@ -66,6 +124,89 @@ class Settings(BaseSettings):
     # Signal webhook
     signal_secret: SecretStr | None = None
     signal_max_age_seconds: float = Field(default=30.0, gt=0)
+
+    # Market scanner and scheduled jobs (empty lists mean: all markets, each market's own
+    # recorded timeframe, all known strategies)
+    scan_interval_seconds: float = Field(default=60.0, gt=0)
+    scan_markets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    scan_timeframes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    scan_strategies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    scan_strong_score: float = Field(default=0.5, gt=0, le=1)
+    scan_candles: int = Field(default=300, ge=30, le=5000)
+    scan_revalidate_seconds: float = Field(default=15.0, gt=0)
+    scan_retention_days: float = Field(default=7.0, gt=0)
+    markets_refresh_seconds: float = Field(default=86400.0, gt=0)
+
+    # Strategies
+    strategies_dir: Path | None = Field(
+        default=None,
+        description="directory of user strategy files (*.py) loaded next to the built-ins; "
+        "unset = built-ins only",
+    )
+    strategies: Annotated[list[StrategyRun], NoDecode] = Field(
+        default_factory=list,
+        description="strategies run live on each closed candle, as a JSON list of objects: "
+        '[{"strategy": "sma_cross", "symbol": "ETH/BTC", "params": {"fast": 10}, '
+        '"amount": "0.1"}] (or "risk_percent" instead of "amount")',
+    )
+
+    @field_validator("strategies_dir", mode="before")
+    @classmethod
+    def _optional_dir(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("strategies", mode="before")
+    @classmethod
+    def _parse_strategies(cls, value: Any) -> Any:
+        """JSON text from the environment; a bad entry is named by its position."""
+        if isinstance(value, str):
+            if not value.strip():
+                return []
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
+        if not isinstance(value, list):
+            raise ValueError("expected a JSON list of strategy objects")
+        runs: list[StrategyRun] = []
+        for index, entry in enumerate(value):
+            try:
+                runs.append(StrategyRun.model_validate(entry))
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                message = str(first["msg"]).removeprefix("Value error, ")
+                raise ValueError(
+                    f"entry {index}: {where + ': ' if where else ''}{message}"
+                ) from None
+        seen: set[tuple[str, str]] = set()
+        for index, run in enumerate(runs):
+            if (run.strategy, run.symbol) in seen:
+                raise ValueError(f"entry {index}: {run.strategy} on {run.symbol} is given twice")
+            seen.add((run.strategy, run.symbol))
+        return runs
+
+    @field_validator("scan_markets", "scan_strategies", mode="before")
+    @classmethod
+    def _parse_scan_names(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            parts = [s.strip() for s in value.split(",") if s.strip()]
+            return [p.upper() for p in parts] if info.field_name == "scan_markets" else parts
+        return value
+
+    @field_validator("scan_timeframes", mode="before")
+    @classmethod
+    def _parse_scan_timeframes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [s.strip() for s in value.split(",") if s.strip()]
+        if isinstance(value, list):
+            unknown = [t for t in value if t not in TIMEFRAME_SECONDS]
+            if unknown:
+                raise ValueError(
+                    f"unknown timeframe {unknown[0]!r}; expected one of "
+                    + ", ".join(TIMEFRAME_SECONDS)
+                )
+        return value
 
     @field_validator("paper_balances", mode="before")
     @classmethod

@@ -6,21 +6,33 @@ so there is one wiring and no module-level singletons.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
 
+from tradedeck.backtest.service import BacktestService
+from tradedeck.charts.service import ChartService
 from tradedeck.config import Settings
 from tradedeck.exchanges.paper import PaperConfig, PaperEngine
+from tradedeck.jobs.scheduler import Scheduler
+from tradedeck.jobs.service import JobsService
+from tradedeck.marketdata.catalog import load_bundled_catalog
 from tradedeck.marketdata.service import MarketDataService
 from tradedeck.notify.events import EventBus, InProcessBus
 from tradedeck.ops.metrics import Metrics
 from tradedeck.security.oneshot import MemoryOneShotStore, OneShotStore, RedisOneShotStore
 from tradedeck.security.users import UserService
 from tradedeck.storage.db import make_engine, upgrade
+from tradedeck.storage.kv import make_kv_store
 from tradedeck.storage.repository import Repository
+from tradedeck.storage.scans import ScanStore
+from tradedeck.strategies.registry import StrategyRegistry
+from tradedeck.strategies.runner import StrategyRunner
+from tradedeck.strategies.scanner import ScanConfig, Scanner
 from tradedeck.trading.killswitch import KillSwitch
 from tradedeck.trading.order_manager import OrderManager
 from tradedeck.trading.portfolio import PortfolioService
@@ -45,8 +57,17 @@ class Services:
     portfolio: PortfolioService
     marketdata: MarketDataService
     signals: SignalService
+    strategies: StrategyRegistry
+    strategy_runner: StrategyRunner
+    scanner: Scanner
+    jobs: JobsService
+    charts: ChartService
+    backtests: BacktestService
 
     async def stop(self) -> None:
+        await self.backtests.stop()
+        await self.charts.stop()
+        await self.jobs.scheduler.stop()
         await self.signals.stop()
         await self.marketdata.stop()
         await self.orders.stop()
@@ -65,6 +86,48 @@ def default_limits(settings: Settings) -> RiskLimits:
         daily_drawdown_pct=settings.daily_drawdown_pct,
         max_consecutive_rejections=settings.max_consecutive_rejections,
     )
+
+
+def build_scanner(
+    settings: Settings,
+    repository: Repository,
+    marketdata: MarketDataService,
+    strategies: StrategyRegistry,
+    bus: EventBus,
+) -> Scanner:
+    config = ScanConfig(
+        markets=tuple(settings.scan_markets),
+        timeframes=tuple(settings.scan_timeframes),
+        strategies=tuple(settings.scan_strategies),
+        strong=settings.scan_strong_score,
+        candles=settings.scan_candles,
+        retention=timedelta(days=settings.scan_retention_days),
+    )
+    return Scanner(
+        ScanStore(repository.engine),
+        strategies,
+        config,
+        lambda: {symbol: marketdata.timeframe(symbol) for symbol in marketdata.markets},
+        bus,
+    )
+
+
+def schedule_jobs(settings: Settings, scheduler: Scheduler, scanner: Scanner) -> None:
+    """Every periodic job of the app, by name (``GET /api/v1/jobs`` lists them)."""
+    scheduler.add("scan", settings.scan_interval_seconds, scanner.scan, initial_delay=2.0)
+    scheduler.add(
+        "scan.revalidate",
+        settings.scan_revalidate_seconds,
+        scanner.revalidate,
+        initial_delay=settings.scan_revalidate_seconds,
+    )
+    scheduler.add(
+        "markets.refresh",
+        settings.markets_refresh_seconds,
+        scanner.refresh_markets,
+        initial_delay=settings.markets_refresh_seconds,
+    )
+    scheduler.add("scans.prune", 3600.0, scanner.prune, initial_delay=60.0)
 
 
 async def open_repository(settings: Settings) -> Repository:
@@ -125,6 +188,23 @@ async def start_services(
         kill_switch.bind_canceller(orders.cancel_all)
         portfolio = PortfolioService(orders, repository, valuator, lambda: risk.day_start_equity)
         signals = SignalService(orders, repository, valuator)
+        # User strategy files are imported here, once; a broken one is reported and skipped.
+        strategies = await asyncio.to_thread(StrategyRegistry.load, settings.strategies_dir)
+        strategy_runner = StrategyRunner.build(
+            settings.strategies,
+            strategies,
+            orders=orders,
+            repository=repository,
+            bus=bus,
+            kill_switch=kill_switch,
+            valuator=valuator,
+            timeframes={symbol: marketdata.timeframe(symbol) for symbol in marketdata.markets},
+        )
+        await strategy_runner.start()
+        marketdata.on_closed_candles(strategy_runner.on_candles)
+        scanner = build_scanner(settings, repository, marketdata, strategies, bus)
+        scheduler = Scheduler()
+        schedule_jobs(settings, scheduler, scanner)
         services = Services(
             settings=settings,
             repository=repository,
@@ -138,12 +218,24 @@ async def start_services(
             portfolio=portfolio,
             marketdata=marketdata,
             signals=signals,
+            strategies=strategies,
+            strategy_runner=strategy_runner,
+            scanner=scanner,
+            jobs=JobsService(scheduler),
+            charts=ChartService(orders, marketdata, repository),
+            backtests=BacktestService(
+                make_kv_store(repository.engine, settings.redis_url),
+                strategies,
+                {b.symbol: b for b in load_bundled_catalog() if b.symbol in marketdata.markets},
+            ),
         )
         await bus.start()
         stack.append(bus)
         await signals.start()
         stack.append(signals)
         await marketdata.start(orders, risk, valuator, kill_switch, run_feed=start_feed)
+        if start_feed:  # a market standing still (tests) runs its jobs by hand only
+            await scheduler.start()
         return services
     except BaseException:
         for item in reversed(stack):

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import ALICE, MALLORY, ROOT, VIC, BotWorld, data_of, make_world
@@ -171,3 +172,23 @@ async def test_trade_flow_survives_a_restart(
         await world.stop_app()
         await world.sandbox.stop()
         await world.emulator.close()
+
+
+async def test_webhook_refuses_what_telegram_would_never_send(world: BotWorld) -> None:
+    url, secret = world.runtime.webhook_url, world.runtime.webhook_secret
+    good = {"X-Telegram-Bot-Api-Secret-Token": secret}
+    async with httpx.AsyncClient() as client:
+        wrong_path = await client.post(url[:-3] + "xyz", json={"update_id": 1}, headers=good)
+        assert wrong_path.status_code == 404
+        assert wrong_path.json() == {"error": "not_found", "detail": "Not Found"}
+        assert (await client.get(url, headers=good)).status_code == 405
+        big = await client.post(url, content=b"{" + b" " * (1024 * 1024 + 1), headers=good)
+        assert big.status_code == 413
+        bad = await client.post(url, content=b"{nope", headers=good)
+        assert bad.status_code == 400 and bad.json()["error"] == "malformed_json"
+        listed = await client.post(url, json=[1, 2], headers=good)
+        assert listed.status_code == 400 and listed.json()["error"] == "invalid_update"
+        metrics = (await client.get(url.split("/telegram/")[0] + "/metrics")).text
+    # the hot path is timed like every route, under its template and never its secret
+    assert 'route="/telegram/webhook/{path_secret}"' in metrics
+    assert world.runtime.path_secret not in metrics

@@ -39,3 +39,12 @@ class LevelCb(CallbackData, prefix="nl"):
 
 class FlowCancelCb(CallbackData, prefix="fc"):
     pass
+
+
+class ChartOpen(CallbackData, prefix="chart"):
+    """Open (or switch, or refresh) the chart of ``symbol`` in ``timeframe``; any button
+    may carry it (the /scan results do). Packed it is at most 43 bytes:
+    ``chart:`` + a 33-character BASE/QUOTE + ``:`` + a timeframe of 2-3."""
+
+    symbol: str
+    timeframe: str

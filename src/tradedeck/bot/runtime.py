@@ -22,7 +22,6 @@ from typing import Any, Literal
 import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
@@ -36,13 +35,14 @@ from tradedeck.bot.commands import menu, set_chat_commands
 from tradedeck.bot.context import BotDeps
 from tradedeck.bot.middlewares import AuditMiddleware, AuthMiddleware, GuardMiddleware
 from tradedeck.bot.routers import build_router
+from tradedeck.bot.session import JsonAiohttpSession
 from tradedeck.config import Settings
 from tradedeck.domain.roles import Role
 from tradedeck.notify.notifier import Notifier
 from tradedeck.notify.sender import TelegramSender
 from tradedeck.security.audit import AuditTrail
 from tradedeck.security.confirmations import ConfirmationService
-from tradedeck.security.oneshot import OneShotStore
+from tradedeck.security.oneshot import GroupClaimer
 from tradedeck.security.ratelimit import make_rate_limiter
 from tradedeck.services import Services
 from tradedeck.storage.fsm import make_fsm_storage
@@ -88,6 +88,7 @@ class TelegramRuntime:
         self.mode: Mode = "sandbox" if sandbox else "webhook" if settings.public_url else "polling"
         token = SANDBOX_TOKEN if sandbox else settings.telegram_token.get_secret_value()  # type: ignore[union-attr]
         self.token = token
+        self._bot_id = token.split(":", 1)[0]
         base = f"{local_base(settings)}/sandbox" if sandbox else settings.telegram_api_base
         self.api_base = base
         self.public_url = local_base(settings) if sandbox else settings.public_url
@@ -101,12 +102,12 @@ class TelegramRuntime:
         self.bot: Bot
         self.dispatcher: Dispatcher
         self.deps: BotDeps
-        self.dedup: OneShotStore
+        self.dedup: GroupClaimer
         self._storage: BaseStorage
         self._sender_bot: Bot
 
     def _bot(self, *, retry: bool) -> Bot:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(self.api_base))
+        session = JsonAiohttpSession(api=TelegramAPIServer.from_base(self.api_base))
         if retry:
             session.middleware(RetryAfterMiddleware())
         return Bot(
@@ -157,7 +158,9 @@ class TelegramRuntime:
             audit=audit,
             notifier=notifier,
         )
-        self.dedup = make_oneshot_store(engine, settings.redis_url)
+        self.dedup = GroupClaimer(
+            make_oneshot_store(engine, settings.redis_url), UPDATE_DEDUP_SECONDS
+        )
         self._storage = make_fsm_storage(engine, settings.redis_url)
         isolation: BaseEventIsolation = (
             self._storage.create_isolation()  # type: ignore[attr-defined]
@@ -252,10 +255,10 @@ class TelegramRuntime:
 
     async def _feed(self, update_id: int, update: dict[str, Any]) -> None:
         """The durable check (Redis or the database) runs here, off the webhook's answer:
-        it catches a repeat that arrives after a restart."""
+        it catches a repeat that arrives after a restart. Claims made while one is being
+        written share the next write (group commit), so a burst costs a few round trips."""
         try:
-            key = f"tg-update:{self.token.split(':')[0]}:{update_id}"
-            if await self.dedup.claim(key, UPDATE_DEDUP_SECONDS):
+            if await self.dedup.claim(f"tg-update:{self._bot_id}:{update_id}"):
                 await self.dispatcher.feed_raw_update(self.bot, update)
         except Exception:
             log.exception("telegram_update_failed", update_id=update_id)

@@ -28,6 +28,17 @@ class Position:
     def is_open(self) -> bool:
         return self.amount > 0
 
+    def __copy__(self) -> Position:
+        """Field by field: ``copy.copy`` of a slotted dataclass costs ten times as much."""
+        clone = object.__new__(type(self))
+        clone.symbol = self.symbol
+        clone.amount = self.amount
+        clone.average_entry = self.average_entry
+        clone.realized_pnl = self.realized_pnl
+        clone.opened_at = self.opened_at
+        clone.updated_at = self.updated_at
+        return clone
+
     def apply_fill(
         self, side: Side, amount: Decimal, price: Decimal, fee_quote: Decimal, at: datetime
     ) -> Decimal:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -36,6 +36,8 @@ OFFSET_KEY = "replay_offset_seconds"
 KEEP_CANDLES = 1000
 HISTORY_ON_START = 300
 
+CandleListener = Callable[[list[Candle]], Awaitable[None]]
+
 
 class MarketDataService:
     def __init__(
@@ -57,6 +59,7 @@ class MarketDataService:
         self._stop = asyncio.Event()
         self._updated: dict[str, datetime] = {}
         self.markets: dict[str, Market] = {b.symbol: b.market for b in bundled}
+        self._candle_listeners: list[CandleListener] = []
 
     @classmethod
     async def load(cls, settings: Settings, repository: Repository) -> MarketDataService:
@@ -122,6 +125,21 @@ class MarketDataService:
         now = datetime.now(UTC)
         for candle in candles:
             self._updated[candle.symbol] = now
+        for listener in self._candle_listeners:
+            try:
+                await listener(candles)
+            except Exception:  # a listener's bug must never stop the market
+                name = getattr(listener, "__qualname__", repr(listener))
+                log.exception("candle_listener_failed", listener=name)
+
+    def on_closed_candles(self, listener: CandleListener) -> None:
+        """Call ``listener`` with each batch of closed candles, after the order manager
+        matched them and they were stored (the live strategy runner listens here)."""
+        self._candle_listeners.append(listener)
+
+    async def deliver(self, orders: OrderManager, candles: list[Candle]) -> None:
+        """Feed candles from outside the replay (a live feed, tests) the replay's way."""
+        await self._deliver(orders, candles)
 
     async def _run(
         self,

@@ -30,6 +30,7 @@ class EventType(StrEnum):
     KILL_SWITCH_RESUMED = "kill_switch.resumed"
     RISK_BREACH = "risk.breach"
     SIGNAL_RECEIVED = "signal.received"
+    SCAN_SIGNAL = "scan.signal"
 
 
 class Event(BaseModel):

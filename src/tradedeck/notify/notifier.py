@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import structlog
 from aiogram.types import InlineKeyboardMarkup
 
+from tradedeck.domain.money import fmt, from_float
 from tradedeck.domain.roles import Role
 from tradedeck.notify.events import Event, EventBus, EventType
 from tradedeck.notify.sender import Priority
@@ -29,6 +30,7 @@ EVENT_GROUPS: dict[str, str] = {
     "rejections": "Rejected orders",
     "kill_switch": "Kill switch",
     "risk": "Risk alerts",
+    "scan": "Scanner signals",
 }
 """Notification groups a user can tune, with the label the /settings screen shows."""
 
@@ -36,6 +38,16 @@ LEVELS = ("on", "silent", "off")
 """Per group: notify, deliver without a sound, or skip."""
 
 DEFAULT_LEVEL = "on"
+
+DEFAULT_LEVEL_BY_ROLE: dict[str, dict[Role, str]] = {
+    # Scanner signals are on for those who can act on them (admins, traders) and off for
+    # viewers, for whom an unasked-for stream of ideas is noise; anyone may switch.
+    "scan": {Role.VIEWER: "off"},
+}
+"""Where a group's default differs by role; everything else defaults to DEFAULT_LEVEL."""
+
+BROADCAST_GROUPS = frozenset({"scan"})
+"""Groups about the market rather than a user's own orders: every user may receive them."""
 
 GROUP_BY_EVENT: dict[EventType, str] = {
     EventType.ORDER_FILLED: "fills",
@@ -47,6 +59,7 @@ GROUP_BY_EVENT: dict[EventType, str] = {
     EventType.KILL_SWITCH_ACTIVATED: "kill_switch",
     EventType.KILL_SWITCH_RESUMED: "kill_switch",
     EventType.RISK_BREACH: "risk",
+    EventType.SCAN_SIGNAL: "scan",
 }
 """Which group an event belongs to; events not listed are not sent to Telegram."""
 
@@ -58,6 +71,7 @@ _PRIORITY_BY_GROUP: dict[str, Priority] = {
     "rejections": Priority.HIGH,
     "kill_switch": Priority.CRITICAL,
     "risk": Priority.CRITICAL,
+    "scan": Priority.LOW,
 }
 
 _ID_CHARS = 8
@@ -150,7 +164,8 @@ class Notifier:
         text = render(event)
         priority = _PRIORITY_BY_GROUP[group]
         users = await self._telegram_users(must_include=event.user_id)
-        for user in recipients(users, event.user_id):
+        chosen = everyone(users) if group in BROADCAST_GROUPS else recipients(users, event.user_id)
+        for user in chosen:
             level = await self._level(user, group)
             if group == "kill_switch" and user.role is Role.ADMIN and level == "off":
                 level = "silent"  # an admin may mute the kill switch, never miss it
@@ -200,8 +215,29 @@ class Notifier:
                 levels = cached[1] if cached is not None else {}
             else:
                 self._levels[user.id] = (now, levels)
-        level = levels.get(group, DEFAULT_LEVEL)
-        return level if level in LEVELS else DEFAULT_LEVEL
+        default = default_level(group, user.role)
+        level = levels.get(group, default)
+        return level if level in LEVELS else default
+
+
+def default_level(group: str, role: Role) -> str:
+    return DEFAULT_LEVEL_BY_ROLE.get(group, {}).get(role, DEFAULT_LEVEL)
+
+
+def effective_levels(role: Role, levels: Mapping[str, str]) -> dict[str, str]:
+    """Every group's level for a user: what they chose, else their role's default."""
+    return {group: levels.get(group, default_level(group, role)) for group in EVENT_GROUPS}
+
+
+def everyone(users: Sequence[User]) -> list[User]:
+    """Every user on Telegram, each chat once (for market-wide groups)."""
+    chosen: list[User] = []
+    seen: set[int] = set()
+    for user in users:
+        if user.telegram_id is not None and user.telegram_id not in seen:
+            seen.add(user.telegram_id)
+            chosen.append(user)
+    return chosen
 
 
 def recipients(users: Sequence[User], user_id: int | None) -> list[User]:
@@ -242,6 +278,8 @@ def render(event: Event) -> str:
             )
         case EventType.KILL_SWITCH_RESUMED:
             return f"✅ <b>Trading resumed</b> by {escape(data.get('actor', 'unknown'))}"
+        case EventType.SCAN_SIGNAL:
+            return _scan_signal(data)
         case EventType.RISK_BREACH:
             reason = data.get("detail") or data.get("reason") or data.get("message")
             text = "⚠️ <b>Risk limit breached</b>"
@@ -250,6 +288,35 @@ def render(event: Event) -> str:
             return text + (f"\n{escape(reason)}" if reason else "")
         case _:
             return f"ℹ️ {escape(event.type.value)}"
+
+
+def _scan_signal(data: Mapping[str, Any]) -> str:
+    signal = str(data.get("signal", ""))
+    icon, title = ("🟢", "Buy signal") if signal == "buy" else ("🔴", "Sell signal")
+    line = f"{icon} <b>{title}</b> {escape(data.get('symbol', '?'))}"
+    if data.get("timeframe"):
+        line += f" {escape(data['timeframe'])}"
+    score = _float(data.get("score"))
+    if score is not None:
+        line += f" · score {score:+.2f}"
+    if data.get("strategy"):
+        line += f" ({escape(data['strategy'])})"
+    details = []
+    last = _float(data.get("last_close"))
+    if last is not None:
+        details.append(f"last {escape(fmt(from_float(last)))}")
+    rsi = _float(data.get("rsi"))
+    if rsi is not None:
+        details.append(f"RSI {rsi:.0f}")
+    return line + ("\n" + " · ".join(details) if details else "")
+
+
+def _float(value: object) -> float | None:
+    try:
+        number = float(str(value))
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None
 
 
 def _fill(event_type: EventType, data: Mapping[str, Any]) -> str:

@@ -121,6 +121,11 @@ class Params:
             return part
         return value or None
 
+    def nested(self, values: Mapping[str, Any]) -> Params:
+        """Parameters of an object inside this call (an InputMedia), sharing its file parts
+        so that its ``attach://<part>`` references resolve."""
+        return Params(values, self._files)
+
     def for_log(self) -> dict[str, Any]:
         """Everything the caller sent, JSON decoded and files summarised, for test assertions."""
         logged: dict[str, Any] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Table, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradedeck.security.oneshot import OneShotStore, RedisOneShotStore
+from tradedeck.security.oneshot import BulkOneShotStore, RedisOneShotStore
 from tradedeck.storage.models import kv_store, once_keys
 from tradedeck.storage.redis_client import RedisBacked
 
@@ -153,18 +153,34 @@ class DatabaseOneShotStore:
         # Prune first: if that fails, nothing was claimed and a retry of the same key works.
         if self._pruner.due():
             await _prune(self._engine, once_keys, to_datetime(now))
-        return await self._upsert(key, to_datetime(now), to_datetime(now + ttl_seconds))
+        return key in await self._upsert([key], to_datetime(now), to_datetime(now + ttl_seconds))
 
-    async def _upsert(self, key: str, now: datetime, expires_at: datetime) -> bool:
-        insert = dialect_insert(self._engine, once_keys).values(key=key, expires_at=expires_at)
+    async def claim_many(self, keys: Sequence[str], ttl_seconds: float) -> set[str]:
+        """Claim distinct ``keys`` in one statement; returns the ones claimed by this call."""
+        check_ttl(ttl_seconds)
+        if not keys:
+            return set()
+        for key in keys:
+            check_key(key)
+        if len(set(keys)) != len(keys):
+            raise ValueError("claim_many takes distinct keys")
+        now = self._clock()
+        if self._pruner.due():
+            await _prune(self._engine, once_keys, to_datetime(now))
+        return await self._upsert(keys, to_datetime(now), to_datetime(now + ttl_seconds))
+
+    async def _upsert(self, keys: Sequence[str], now: datetime, expires_at: datetime) -> set[str]:
+        insert = dialect_insert(self._engine, once_keys).values(
+            [{"key": key, "expires_at": expires_at} for key in keys]
+        )
         stmt = insert.on_conflict_do_update(
             index_elements=[once_keys.c.key],
             set_={"expires_at": insert.excluded.expires_at},
             where=once_keys.c.expires_at <= now,
         ).returning(once_keys.c.key)
         async with self._engine.begin() as conn:
-            row = (await conn.execute(stmt)).first()
-        return row is not None
+            rows = (await conn.execute(stmt)).all()
+        return {row[0] for row in rows}
 
     async def close(self) -> None:
         """Nothing to release: the engine belongs to the caller."""
@@ -339,7 +355,7 @@ def make_kv_store(engine: AsyncEngine, redis_url: str | None) -> KeyValueStore:
     return DatabaseKeyValueStore(engine)
 
 
-def make_oneshot_store(engine: AsyncEngine, redis_url: str | None) -> OneShotStore:
+def make_oneshot_store(engine: AsyncEngine, redis_url: str | None) -> BulkOneShotStore:
     """Redis when configured (its own client, closed by ``close``), else the database."""
     if redis_url:
         return RedisOneShotStore.from_url(redis_url)

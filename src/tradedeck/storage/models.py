@@ -226,3 +226,38 @@ notification_levels = Table(
     Column("event_group", String(32), primary_key=True),
     Column("level", String(8), nullable=False),
 )
+
+
+# -- market scanner ------------------------------------------------------------------------
+
+scans = Table(
+    "scans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("timeframes", String(200), nullable=False),
+    Column("markets", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Index("ix_scans_kind_id", "kind", "id"),
+    Index("ix_scans_started_at", "started_at"),
+)
+
+scan_results = Table(
+    "scan_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), nullable=False),
+    Column("symbol", String(40), nullable=False),
+    Column("timeframe", String(8), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("signal", String(8), nullable=False),
+    Column("strategy", String(64), nullable=True),
+    Column("indicators", Text, nullable=True),
+    Column("last_close", Float, nullable=True),
+    Column("candle_time", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_scan_results_scan_id", "scan_id"),
+    Index("ix_scan_results_symbol_timeframe", "symbol", "timeframe", "scan_id"),
+)

@@ -81,7 +81,8 @@ class Strategy(ABC):
             return cls.Params.model_validate(dict(raw))
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}"
+                f"{'.'.join(str(p) for p in e['loc']) or 'params'}: "
+                + str(e["msg"]).removeprefix("Value error, ")
                 for e in error.errors()
             )
             raise InvalidInput("invalid_params", f"{cls.name}: {problems}") from None

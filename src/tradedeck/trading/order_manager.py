@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -111,7 +110,8 @@ class OrderManager:
 
     # -- reads -----------------------------------------------------------------------
     def market(self, symbol: str) -> Market:
-        return self.exchange.market(normalize_symbol(symbol))
+        known = self.exchange.markets.get(symbol)  # already normalized: skip the regex
+        return known if known is not None else self.exchange.market(normalize_symbol(symbol))
 
     def positions(self) -> list[Position]:
         return [copy.copy(p) for p in sorted(self._positions.values(), key=lambda p: p.symbol)]
@@ -255,12 +255,12 @@ class OrderManager:
             def submit_all() -> ExchangeUpdate:
                 for job in jobs:
                     try:
-                        order = self._new_order(job, now, duplicates)
-                        update = self.exchange.submit(order, now)
+                        order, update = self._submit_one(
+                            job.actor, job.market, job.request, now, duplicates
+                        )
                     except DomainError as error:
                         refused.append((job, error))
                         continue
-                    self._apply_fills(update)
                     merged.merge(update)
                     placed.append((job, order, update))
                 return merged
@@ -277,30 +277,72 @@ class OrderManager:
             job.result.set_result((next(o for o in update.orders if o.id == order.id), True))
             await self._publish(update, placed_id=order.id)
 
+    def submit_sync(self, actor: Actor, request: OrderRequest) -> tuple[Order, ExchangeUpdate]:
+        """The synchronous core of a placement: validate, risk-check, submit to the
+        exchange and move the positions, at the manager's clock; refusals raise.
+
+        For a single-threaded simulation that owns its store (the backtester): there is no
+        lock, no write and no event here, and no idempotency by ``client_order_id`` (that
+        needs the store). The placement worker runs this same core for every order.
+        """
+        actor.require(Permission.TRADE)
+        market = self.market(request.symbol)
+        self._validate(market, request)
+        order, update = self._submit_one(actor, market, request, self._clock(), set())
+        return next(o for o in update.orders if o.id == order.id), update
+
+    def match_sync(self, candles: Sequence[Candle]) -> ExchangeUpdate:
+        """The synchronous core of :meth:`on_candles` (match, move positions), for the
+        same single-threaded callers as :meth:`submit_sync`."""
+        return self._match_candles(candles, self._clock())
+
+    def _submit_one(
+        self,
+        actor: Actor,
+        market: Market,
+        request: OrderRequest,
+        now: datetime,
+        seen: set[tuple[int | None, str]],
+    ) -> tuple[Order, ExchangeUpdate]:
+        order = self._new_order(actor, market, request, now, seen)
+        update = self.exchange.submit(order, now)
+        self._apply_fills(update)
+        return order, update
+
+    def _match_candles(self, candles: Sequence[Candle], now: datetime) -> ExchangeUpdate:
+        merged = ExchangeUpdate()
+        for candle in candles:
+            merged.merge(self._apply_fills(self.exchange.on_candle(candle, now)))
+        return merged
+
     def _new_order(
-        self, job: _Placement, now: datetime, seen: set[tuple[int | None, str]]
+        self,
+        actor: Actor,
+        market: Market,
+        request: OrderRequest,
+        now: datetime,
+        seen: set[tuple[int | None, str]],
     ) -> Order:
-        """Risk-check one queued request against the current state and build its order."""
-        request = job.request
+        """Risk-check one request against the current state and build its order."""
         if request.client_order_id:
-            key = (job.actor.user_id, request.client_order_id)
+            key = (actor.user_id, request.client_order_id)
             if key in seen:
                 raise Conflict(
                     "duplicate_client_order_id",
                     f"client_order_id {request.client_order_id!r} is already being placed",
                 )
             seen.add(key)
-        self._risk.check(job.actor, self._order_check(job.market, request))
+        self._risk.check(actor, self._order_check(market, request))
         return Order(
             id=self._new_id(),
-            symbol=job.market.symbol,
+            symbol=market.symbol,
             side=request.side,
             type=request.type,
             amount=request.amount,
             price=request.price,
             stop_price=request.stop_price,
             client_order_id=request.client_order_id,
-            user_id=job.actor.user_id,
+            user_id=actor.user_id,
             stop_loss=request.stop_loss,
             take_profit=request.take_profit,
             source=request.source,
@@ -353,14 +395,7 @@ class OrderManager:
         """Feed new market candles to the exchange and persist whatever they matched."""
         async with self._lock:
             now = self._clock()
-
-            def match() -> ExchangeUpdate:
-                merged = ExchangeUpdate()
-                for candle in candles:
-                    merged.merge(self._apply_fills(self.exchange.on_candle(candle, now)))
-                return merged
-
-            update = await self._apply(match)
+            update = await self._apply(lambda: self._match_candles(candles, now))
         if not update.empty:
             await self._publish(update)
         return update
@@ -400,7 +435,7 @@ class OrderManager:
             realized = position.apply_fill(
                 fill.side, fill.amount, fill.price, fill.fee, fill.timestamp
             )
-            update.fills[i] = dataclasses.replace(fill, realized_pnl=realized)
+            update.fills[i] = fill.with_realized_pnl(realized)
         return update
 
     def _validate(self, market: Market, request: OrderRequest) -> None:
@@ -439,7 +474,7 @@ class OrderManager:
             if reference is not None and quote_value is not None
             else None
         )
-        equity = self._valuator.equity(self.exchange.balances()).total
+        equity = self._valuator.total(self.exchange.balances())
         base_exposure = None
         base_price = self._valuator.price(market.base)
         if base_price is not None:

@@ -55,6 +55,18 @@ class Valuator:
         price = self.price(asset)
         return None if price is None else amount * price
 
+    def total(self, balances: Iterable[Balance]) -> Decimal:
+        """What :meth:`equity` totals, without the breakdown (every order's risk check
+        needs it, so it builds nothing it does not return)."""
+        total = ZERO
+        for balance in balances:
+            amount = balance.total
+            if amount:
+                value = self.value(balance.asset, amount)
+                if value is not None:
+                    total += value
+        return total
+
     def equity(self, balances: Iterable[Balance]) -> Equity:
         by_asset: dict[str, Decimal] = {}
         unvalued: list[str] = []

@@ -3,7 +3,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from tradedeck.security.oneshot import OneShotStore, RedisOneShotStore
+from tradedeck.security.oneshot import GroupClaimer, OneShotStore, RedisOneShotStore
 
 pytestmark = pytest.mark.redis
 
@@ -76,3 +76,20 @@ async def test_from_url_owns_and_closes_its_client(redis_url: str, prefix: str) 
         await cleanup.delete(prefix + "owned")
     finally:
         await cleanup.aclose()
+
+
+async def test_claim_many_is_one_pipeline_with_per_key_winners(
+    store: RedisOneShotStore, client: aioredis.Redis, prefix: str
+) -> None:
+    assert await store.claim("taken", 30)
+    assert await store.claim_many(["a", "taken", "b"], 30) == {"a", "b"}
+    assert 29_000 < await client.pttl(prefix + "a") <= 30_000
+    assert await store.claim_many(["a", "c"], 30) == {"c"}
+
+
+async def test_group_claimer_on_redis_has_one_winner_per_key(store: RedisOneShotStore) -> None:
+    claimer = GroupClaimer(store, 30)
+    keys = [f"upd-{i % 25}" for i in range(100)]
+    results = await asyncio.gather(*(claimer.claim(k) for k in keys))
+    assert sum(results) == 25
+    assert {k for k, won in zip(keys, results, strict=True) if won} == set(keys)

@@ -15,6 +15,7 @@ from tradedeck.security.confirmations import (
     ConfirmationService,
     PendingAction,
 )
+from tradedeck.security.oneshot import GroupClaimer
 from tradedeck.storage.db import make_engine, upgrade
 from tradedeck.storage.fsm import DatabaseFSMStorage
 from tradedeck.storage.kv import DatabaseKeyValueStore, DatabaseOneShotStore
@@ -329,3 +330,26 @@ async def test_fsm_unreadable_row_reads_as_empty(engine: AsyncEngine) -> None:
     assert await restarted.get_state(KEY) is None
     await restarted.set_data(KEY, {"a": 1})
     assert await restarted.get_data(KEY) == {"a": 1}
+
+
+async def test_oneshot_claim_many_claims_only_the_free_keys(engine: AsyncEngine) -> None:
+    store = DatabaseOneShotStore(engine)
+    assert await store.claim("taken", 30)
+    won = await store.claim_many(["a", "taken", "b"], 30)
+    assert won == {"a", "b"}
+    assert await store.claim_many(["a", "b", "c"], 30) == {"c"}
+    assert await store.claim_many([], 30) == set()
+    with pytest.raises(ValueError, match="distinct"):
+        await store.claim_many(["x", "x"], 30)
+    assert await store.claim("x", 30)  # the refused batch claimed nothing
+
+
+async def test_group_claimer_batches_and_gives_one_winner_per_key(engine: AsyncEngine) -> None:
+    claimer = GroupClaimer(DatabaseOneShotStore(engine), 30)
+    keys = [f"u{i % 50}" for i in range(200)]  # every key asked for four times at once
+    results = await asyncio.gather(*(claimer.claim(k) for k in keys))
+    winners = [k for k, won in zip(keys, results, strict=True) if won]
+    assert sorted(winners) == sorted(set(keys))
+    assert not await claimer.claim("u7")  # and durably: a new claimer agrees
+    assert not await GroupClaimer(DatabaseOneShotStore(engine), 30).claim("u7")
+    await claimer.close()

@@ -1,8 +1,9 @@
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
-from tradedeck.security.oneshot import MemoryOneShotStore, OneShotStore
+from tradedeck.security.oneshot import GroupClaimer, MemoryOneShotStore, OneShotStore
 
 
 class FakeClock:
@@ -103,3 +104,42 @@ async def test_close_forgets_claims(store: MemoryOneShotStore) -> None:
     assert await store.claim("k", 30)
     await store.close()
     assert len(store) == 0
+
+
+class FlakyStore(MemoryOneShotStore):
+    """Fails the next round trip when told to, and counts round trips."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_next = False
+        self.round_trips: list[int] = []
+
+    async def claim_many(self, keys: Sequence[str], ttl_seconds: float) -> set[str]:
+        self.round_trips.append(len(keys))
+        await asyncio.sleep(0)  # a real store awaits I/O here
+        if self.fail_next:
+            self.fail_next = False
+            raise ConnectionError("store down")
+        return await super().claim_many(keys, ttl_seconds)
+
+
+async def test_group_claimer_shares_round_trips_and_keeps_one_winner() -> None:
+    store = FlakyStore()
+    claimer = GroupClaimer(store, 30)
+    results = await asyncio.gather(*(claimer.claim(f"k{i % 10}") for i in range(100)))
+    assert sum(results) == 10
+    assert len(store.round_trips) < 10  # a hundred claims, a handful of writes
+    assert not await claimer.claim("k3")
+    await claimer.close()
+
+
+async def test_group_claimer_fails_closed_then_recovers() -> None:
+    store = FlakyStore()
+    claimer = GroupClaimer(store, 30)
+    store.fail_next = True
+    with pytest.raises(ConnectionError):
+        await claimer.claim("update-1")
+    assert await claimer.claim("update-1")  # nothing was claimed by the failed batch
+    await claimer.close()
+    with pytest.raises(ValueError):
+        GroupClaimer(store, 0)

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from tradedeck.bot.routers import control, portfolio, settings, start, trade
+from tradedeck.bot.routers import (
+    backtest,
+    chart,
+    control,
+    portfolio,
+    scan,
+    settings,
+    start,
+    trade,
+)
 
 
 def build_router() -> Router:
     root = Router(name="tradedeck")
     # The trade flow first: its state filters must see typed amounts before anything else.
-    for module in (trade, control, portfolio, settings, start):
+    # The scan's page and refresh buttons before portfolio's, which take any other view.
+    for module in (trade, control, scan, portfolio, chart, backtest, settings, start):
         root.include_router(module.router.build())
     return root

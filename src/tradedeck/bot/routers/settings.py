@@ -12,7 +12,7 @@ from tradedeck.bot.replies import edit
 from tradedeck.bot.routing import Routes
 from tradedeck.bot.views import Screen
 from tradedeck.domain.roles import Actor
-from tradedeck.notify.notifier import EVENT_GROUPS, LEVELS
+from tradedeck.notify.notifier import EVENT_GROUPS, LEVELS, effective_levels
 
 router = Routes("settings")
 TITLE = "🔔 <b>Notifications</b>: tap to change (on → silent → off)"
@@ -21,6 +21,7 @@ TITLE = "🔔 <b>Notifications</b>: tap to change (on → silent → off)"
 @router.message(Command("settings"), flags={"command": "settings"})
 async def settings(message: Message, actor: Actor, deps: BotDeps) -> None:
     levels = await deps.services.repository.notification_levels(actor.user_id or 0)
+    levels = effective_levels(actor.role, levels)  # unset groups show the role's default
     await message.answer(TITLE, reply_markup=keyboards.levels(levels, EVENT_GROUPS))
 
 
@@ -33,5 +34,5 @@ async def change(query: CallbackQuery, callback_data: LevelCb, actor: Actor, dep
     await repo.set_notification_level(actor.user_id or 0, callback_data.group, callback_data.level)
     if deps.notifier is not None:
         deps.notifier.invalidate(actor.user_id)
-    levels = await repo.notification_levels(actor.user_id or 0)
+    levels = effective_levels(actor.role, await repo.notification_levels(actor.user_id or 0))
     await edit(query, Screen(TITLE, keyboards.levels(levels, EVENT_GROUPS)))

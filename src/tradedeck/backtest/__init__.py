@@ -1,0 +1,1 @@
+"""Backtests on the trading path: engine, metrics, reports and the background service."""

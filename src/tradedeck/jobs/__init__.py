@@ -1,0 +1,1 @@
+"""Scheduled jobs inside the app: scans, revalidation, market refresh, queued backtests."""

@@ -1,0 +1,44 @@
+"""Candle history for chart tests: what the candle store holds once the replay has run.
+
+A fresh app has stored only the first replayed candle (the replay starts at the beginning
+of its recording, so there is nothing before it yet). These helpers store the previous lap's
+last candles right before it, as the replay would have played them, so a chart test sees a
+market with real history: the same prices, a continuous clock.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tradedeck.domain.candles import TIMEFRAME_SECONDS, Candle
+from tradedeck.domain.money import from_float
+from tradedeck.marketdata.catalog import load_bundled_catalog, load_bundled_series
+from tradedeck.services import Services
+
+
+def previous_lap(services: Services, symbol: str, count: int) -> list[Candle]:
+    """The ``count`` candles the replay played before ``symbol``'s current one."""
+    bundled = next(b for b in load_bundled_catalog() if b.symbol == symbol)
+    series = load_bundled_series(bundled)
+    current = services.orders.exchange.last_candle(symbol)
+    assert current is not None, f"{symbol} has no price yet"
+    step = timedelta(seconds=TIMEFRAME_SECONDS[series.timeframe])
+    start = len(series) - count
+    return [
+        Candle(
+            symbol=symbol,
+            timeframe=series.timeframe,
+            opened_at=current.opened_at - step * (count - k),
+            open=from_float(series.open[start + k]),
+            high=from_float(series.high[start + k]),
+            low=from_float(series.low[start + k]),
+            close=from_float(series.close[start + k]),
+            volume=from_float(series.volume[start + k]),
+        )
+        for k in range(count)
+    ]
+
+
+async def seed_history(services: Services, symbols: list[str], count: int = 1000) -> None:
+    for symbol in symbols:
+        await services.repository.upsert_candles(previous_lap(services, symbol, count))
