@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import orjson
 import uvicorn
 
 from tradedeck.sandbox.app import create_sandbox_app
@@ -121,7 +122,7 @@ async def load(
     menus: dict[int, int],
 ) -> tuple[int, float]:
     """Send updates for ``seconds`` at ``rate`` per second (None: as fast as 64 senders can)."""
-    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
     sent = 0
     next_id = start_id
     # aiohttp rather than httpx: it costs this process (which also runs the Bot API
@@ -138,7 +139,7 @@ async def load(
                 else button_update(update_id, user, menus[user])
             )
             arrivals.waiting.setdefault(user, []).append(time.perf_counter())
-            async with client.post(url, json=body) as response:
+            async with client.post(url, data=orjson.dumps(body)) as response:
                 await response.read()
             sent += 1
 
@@ -297,6 +298,9 @@ async def main() -> None:
 
                 print(Counter((c.method, c.status) for c in emulator.calls(TOKEN)))
         finally:
+            if os.environ.get("BENCH_KEEP_LOG"):
+                log.flush()
+                Path(os.environ["BENCH_KEEP_LOG"]).write_text((Path(tmp) / "app.log").read_text())
             proc.send_signal(signal.SIGTERM)
             try:
                 # Off the event loop: the app's shutdown still talks to our emulator.

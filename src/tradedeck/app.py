@@ -2,14 +2,19 @@
 
 Nothing happens at import; the lifespan starts the core and the Telegram face and stops
 them, so tests can build as many independent apps as they like.
+
+Some settings can only be checked while starting (a market missing from the catalog, a
+strategy that is not there): start-up then fails with :class:`StartupRefused`, whose
+message is for the operator as it is; `tradedeck run` prints it as one line.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from tradedeck import __version__
 from tradedeck.api import errors
@@ -20,12 +25,35 @@ from tradedeck.api.routers import scans as scan_routes
 from tradedeck.api.routers import strategies as strategy_routes
 from tradedeck.api.routers.telegram import TelegramWebhook
 from tradedeck.bot.runtime import SANDBOX_TOKEN, TelegramRuntime
-from tradedeck.config import Settings
+from tradedeck.config import Settings, describe_error
+from tradedeck.domain.errors import InvalidInput
 from tradedeck.ops.http_metrics import RequestMetricsMiddleware
 from tradedeck.ops.metrics import Metrics
-from tradedeck.sandbox.app import sandbox_router
+from tradedeck.sandbox.app import mount_sandbox
 from tradedeck.sandbox.emulator import BotApiEmulator
 from tradedeck.services import Services, start_services
+
+
+class StartupRefused(Exception):
+    """The configuration stopped start-up; ``str(error)`` says which setting and why."""
+
+
+@contextmanager
+def _refused_by_configuration(app: FastAPI) -> Iterator[None]:
+    """Turn a configuration error into :class:`StartupRefused`, its one-line reason also
+    kept on ``app.state.startup_error`` for whoever serves the app (see ``cli.run``)."""
+    try:
+        yield
+    except InvalidInput as error:
+        message = error.detail
+    except ValidationError as error:
+        if error.title != Settings.__name__:
+            raise
+        message = describe_error(error)
+    else:
+        return
+    app.state.startup_error = message
+    raise StartupRefused(message) from None
 
 
 def create_app(settings: Settings | None = None, *, start_feed: bool = True) -> FastAPI:
@@ -36,7 +64,16 @@ def create_app(settings: Settings | None = None, *, start_feed: bool = True) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services: Services = await start_services(settings, metrics=metrics, start_feed=start_feed)
+        app.state.startup_error = None
+        try:
+            with _refused_by_configuration(app):
+                services: Services = await start_services(
+                    settings, metrics=metrics, start_feed=start_feed
+                )
+        except BaseException:
+            if emulator is not None:
+                await emulator.close()
+            raise
         app.state.services = services
         runtime = None
         try:
@@ -68,7 +105,7 @@ def create_app(settings: Settings | None = None, *, start_feed: bool = True) -> 
     app.include_router(scan_routes.router)
     if emulator is not None:
         emulator.default_token = SANDBOX_TOKEN
-        app.include_router(sandbox_router(emulator), prefix="/sandbox", include_in_schema=False)
+        mount_sandbox(app, emulator, "/sandbox")
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     app.add_middleware(TelegramWebhook, metrics=metrics)  # outermost: the hot path
     return app

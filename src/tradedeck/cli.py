@@ -1,4 +1,4 @@
-"""The `tradedeck` command: run the platform, manage users, migrate the database.
+"""The `tradedeck` command: run the platform, scan, backtest, manage users, migrate.
 
 The person at the server's shell is its administrator, so CLI commands act as an admin
 actor on the `cli` channel (and are audited as such).
@@ -7,10 +7,11 @@ actor on the `cli` channel (and are audited as such).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -96,13 +97,37 @@ def run() -> None:
     )
     app = create_app(settings)
     tune_garbage_collector()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    quiet = _ExplainedStartupFailure(app.state)
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.addFilter(quiet)
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+        )
+    except SystemExit:  # uvicorn's way out of a failed start-up
+        reason = getattr(app.state, "startup_error", None)
+        if reason:
+            raise _fail(reason) from None
+        raise
+    finally:
+        server_log.removeFilter(quiet)
+
+
+class _ExplainedStartupFailure(logging.Filter):
+    """Drops uvicorn's report of a start-up the configuration refused (the traceback and
+    "Application startup failed"): the reason is one line the CLI prints itself."""
+
+    def __init__(self, state: Any) -> None:
+        super().__init__()
+        self._state = state
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        refused = getattr(self._state, "startup_error", None) is not None
+        return not (refused and record.levelno >= logging.ERROR)
 
 
 def tune_garbage_collector() -> None:
@@ -219,6 +244,48 @@ def backtest(
         raise _fail(error.detail) from None
     except OSError as error:  # the --json file cannot be written
         raise _fail(f"{error.filename or json_out}: {error.strerror}") from None
+
+
+@app.command()
+def scan(
+    market: Annotated[
+        list[str] | None,
+        typer.Option("--market", help="only this market, e.g. ETH/BTC; repeat for more"),
+    ] = None,
+    timeframe: Annotated[
+        list[str] | None,
+        typer.Option("--timeframe", help="scan in this timeframe, e.g. 1h; repeat for more"),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print the results as JSON instead of a table")
+    ] = False,
+) -> None:
+    """Scan the configured markets once, as the scheduled job does, and print the ranking.
+
+    Reads the candles `tradedeck run` stored in the local database and stores the scan
+    like a scheduled one. Without options the scan settings apply (TRADEDECK_SCAN_*).
+    """
+    settings = load_settings()
+    from tradedeck.jobs.scan_command import as_json, hint, run_scan, table  # lazy: TA-Lib
+    from tradedeck.ops.logging import configure_logging
+
+    # stdout is the result; log lines go to stderr, and a one-shot command's routine
+    # progress (migrations, "scan finished") is noise there: warnings and errors only.
+    configure_logging(_at_least_warning(settings.log_level), json=settings.log_json)
+    try:
+        outcome = asyncio.run(run_scan(settings, CLI_ACTOR, market or [], timeframe or []))
+    except DomainError as error:
+        raise _fail(error.detail) from None
+    if outcome.error is not None:
+        raise _fail(f"the scan failed: {outcome.error}", 1)
+    typer.echo(as_json(outcome) if json_out else table(outcome))
+    advice = hint(outcome)
+    if advice is not None:
+        typer.echo(f"tradedeck: {advice}", err=True)
+
+
+def _at_least_warning(level: str) -> str:
+    return level if level in ("ERROR", "CRITICAL") else "WARNING"
 
 
 def main() -> None:

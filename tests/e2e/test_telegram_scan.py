@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ADMIN
 from tests.e2e.conftest import ALICE, ROOT, VIC, BotWorld, labels, make_world
-from tests.integration.scanner.conftest import store_candles
+from tests.integration.scanner.history import store_candles
 from tradedeck.marketdata.catalog import load_bundled_catalog
 
 FIVE_MINUTE = [b.symbol for b in load_bundled_catalog() if b.timeframe == "5m"]

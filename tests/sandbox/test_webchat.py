@@ -10,7 +10,8 @@ from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from fastapi import FastAPI
 
-from tradedeck.sandbox import BotApiEmulator, sandbox_router
+from tradedeck.sandbox import BotApiEmulator
+from tradedeck.sandbox.app import mount_sandbox
 
 from .conftest import SESSION_LOOP, TOKEN, png
 
@@ -103,7 +104,7 @@ async def test_mounted_under_a_prefix_and_local_only() -> None:
     emulator = BotApiEmulator()
     emulator.default_token = TOKEN
     app = FastAPI()
-    app.include_router(sandbox_router(emulator), prefix="/sandbox")
+    mount_sandbox(app, emulator, "/sandbox")
     local = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
     async with httpx.AsyncClient(transport=local, base_url="http://testserver") as client:
         page = await client.get("/sandbox/")
@@ -116,3 +117,4 @@ async def test_mounted_under_a_prefix_and_local_only() -> None:
     async with httpx.AsyncClient(transport=remote, base_url="http://testserver") as client:
         assert (await client.get("/sandbox/")).status_code == 403
         assert (await client.post("/sandbox/api/send", json={"text": "hi"})).status_code == 403
+        assert (await client.get(f"/sandbox/bot{TOKEN}/getMe")).status_code == 403

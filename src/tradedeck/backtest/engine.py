@@ -33,7 +33,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import numpy as np
@@ -200,6 +200,7 @@ class _Run:
         self._rejected = 0
         self._held = ZERO
         self._now = ms_to_datetime(int(series.ts[0]))
+        self._first_ms = int(series.ts[0])
         self._seconds = 0.0
         self._day: date | None = None
         self._trailing = strategy.params.trailing_stop
@@ -256,7 +257,7 @@ class _Run:
         exits: IntArray = np.flatnonzero(signals.exit)
         allowed = 0  # the first candle whose entry signal may open the next trade
         while True:
-            k = int(np.searchsorted(entries, allowed))
+            k = int(entries.searchsorted(allowed))  # the method: no dispatch wrapper
             if k >= entries.shape[0] or int(entries[k]) + 1 >= self._n:
                 break
             candle = int(entries[k]) + 1
@@ -274,11 +275,10 @@ class _Run:
 
     async def _enter(self, i: int) -> _Position | None:
         """A market buy at candle ``i``'s open (its signal was the close before)."""
-        await self._at(i, float(self._open[i]))
+        reference = await self._at(i, float(self._open[i]))
         amount = self._entry_amount()
         if amount is None:
             return None
-        reference = from_float(float(self._open[i]))
         params = self._strategy.params
         stop_loss = take_profit = None
         if params.stop_loss is not None:
@@ -319,7 +319,7 @@ class _Run:
         start = position.entry_candle
         signal_from = position.entry_candle
         while True:
-            m = int(np.searchsorted(exits, signal_from))
+            m = int(exits.searchsorted(signal_from))
             exit_candle = int(exits[m]) + 1 if m < exits.shape[0] else self._n
             exit_candle = min(exit_candle, self._n)
             hit = self._first_hit(position, start, exit_candle)
@@ -345,7 +345,7 @@ class _Run:
             self._now = ms_to_datetime(int(self._ts[i]))
             await self._cancel_open_orders()
             if i > position.entry_candle:  # the stop moves at the previous close
-                await self._feed(self._tick(i - 1, float(self._close[i - 1])))
+                self._feed(self._tick(i - 1, float(self._close[i - 1])))
             amount = self._orders.closable_amount(self._symbol)
             stop = quantize_down(from_float(level), self._market.price_tick)
             if amount > 0 and stop > 0:
@@ -467,37 +467,41 @@ class _Run:
     def _record(self, update: ExchangeUpdate) -> None:
         """Store an update and follow the position through its fills (the same sums the
         order manager's position makes, without copying it out after every event)."""
+        if not update.orders and not update.fills:  # a price the engine only noted
+            return
         self._repo.record(update)
         for fill in update.fills:
             self._held += fill.amount if fill.side is Side.BUY else -fill.amount
 
-    async def _at(self, i: int, price: float) -> None:
-        """Move the clock to candle ``i``'s open and show the engine that price."""
+    async def _at(self, i: int, price: float) -> Decimal:
+        """Move the clock to candle ``i``'s open and show the engine that price (returned)."""
         self._now = ms_to_datetime(int(self._ts[i]))
-        self._seconds = (int(self._ts[i]) - int(self._ts[0])) / 1000
-        await self._feed(self._tick(i, price))
+        self._seconds = (int(self._ts[i]) - self._first_ms) / 1000
+        tick = self._tick(i, price, self._now)
+        self._feed(tick)
         day = self._now.date()
         if day != self._day:  # the daily drawdown guard needs each day's first equity
             self._day = day
             await self._risk.observe_equity(
                 self._valuator.equity(self._exchange.balances()).total, self._now
             )
+        return tick.open
 
     async def _at_candle(self, i: int) -> None:
         self._now = ms_to_datetime(int(self._ts[i]))
-        self._seconds = (int(self._ts[i]) - int(self._ts[0])) / 1000
-        await self._feed(self._series.candle(i))
+        self._seconds = (int(self._ts[i]) - self._first_ms) / 1000
+        self._feed(self._series.candle(i))
 
-    async def _feed(self, candle: Candle) -> None:
+    def _feed(self, candle: Candle) -> None:
         self._record(self._orders.match_sync([candle]))
 
-    def _tick(self, i: int, price: float) -> Candle:
+    def _tick(self, i: int, price: float, opened_at: datetime | None = None) -> Candle:
         """One price as a candle of its own: what the engine sees at an instant."""
         value = from_float(price)
         return Candle(
             symbol=self._symbol,
             timeframe=self._series.timeframe,
-            opened_at=ms_to_datetime(int(self._ts[i])),
+            opened_at=ms_to_datetime(int(self._ts[i])) if opened_at is None else opened_at,
             open=value,
             high=value,
             low=value,

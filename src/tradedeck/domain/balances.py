@@ -18,10 +18,13 @@ class Balance:
     def total(self) -> Decimal:
         return self.free + self.reserved
 
-    def __copy__(self) -> Balance:
-        """Field by field: ``copy.copy`` of a slotted dataclass costs ten times as much."""
+    def copy(self) -> Balance:
+        """Field by field (also what ``copy.copy`` uses): the generic copy of a slotted
+        dataclass costs ten times as much."""
         clone = object.__new__(type(self))
         clone.asset = self.asset
         clone.free = self.free
         clone.reserved = self.reserved
         return clone
+
+    __copy__ = copy

@@ -33,11 +33,17 @@ class OrderType(StrEnum):
 
     @property
     def needs_price(self) -> bool:
-        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        return self in PRICED_TYPES
 
     @property
     def needs_stop(self) -> bool:
-        return self in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+        return self in STOP_TYPES
+
+
+# Tuples, not sets: ``in`` tries identity first, and an enum's hash runs Python code. The
+# matching engine tests these directly on every order instead of through the properties.
+PRICED_TYPES = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+STOP_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 
 
 class OrderStatus(StrEnum):
@@ -142,10 +148,10 @@ class Order:
     def remaining(self) -> Decimal:
         return self.amount - self.filled
 
-    def __copy__(self) -> Order:
-        """A field-by-field copy: ``copy.copy`` of a slotted dataclass goes through
-        ``__reduce_ex__`` and costs ten times as much, and the engine copies an order
-        every time it hands one out or records one for undo."""
+    def copy(self) -> Order:
+        """A field-by-field copy (also what ``copy.copy`` uses): the generic copy of a
+        slotted dataclass goes through ``__reduce_ex__`` and costs ten times as much, and
+        the engine copies an order every time it hands one out or records one for undo."""
         clone = object.__new__(type(self))
         clone.id = self.id
         clone.symbol = self.symbol
@@ -174,8 +180,10 @@ class Order:
         clone.source = self.source
         return clone
 
+    __copy__ = copy
+
     def transition(self, new: OrderStatus, at: datetime, reason: str | None = None) -> None:
-        if not can_transition(self.status, new):
+        if new not in _TRANSITIONS.get(self.status, _NO_TRANSITIONS):  # can_transition, inlined
             raise Conflict(
                 "invalid_transition",
                 f"order {self.id} is {self.status.value} and cannot become {new.value}",

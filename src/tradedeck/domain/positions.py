@@ -28,8 +28,9 @@ class Position:
     def is_open(self) -> bool:
         return self.amount > 0
 
-    def __copy__(self) -> Position:
-        """Field by field: ``copy.copy`` of a slotted dataclass costs ten times as much."""
+    def copy(self) -> Position:
+        """Field by field (also what ``copy.copy`` uses): the generic copy of a slotted
+        dataclass costs ten times as much."""
         clone = object.__new__(type(self))
         clone.symbol = self.symbol
         clone.amount = self.amount
@@ -38,6 +39,8 @@ class Position:
         clone.opened_at = self.opened_at
         clone.updated_at = self.updated_at
         return clone
+
+    __copy__ = copy
 
     def apply_fill(
         self, side: Side, amount: Decimal, price: Decimal, fee_quote: Decimal, at: datetime

@@ -25,6 +25,7 @@ class Permission(StrEnum):
     KILL_RESUME = "kill_resume"
     MANAGE_RISK = "manage_risk"
     MANAGE_USERS = "manage_users"
+    MANAGE_JOBS = "manage_jobs"  # run a scheduled job (scan, revalidation, ...) by hand
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

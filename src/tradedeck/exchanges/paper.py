@@ -7,6 +7,14 @@ is the order manager's job: every call returns one ``ExchangeUpdate`` that it wr
 single transaction, and ``atomic()`` lets it take the engine back if that write fails, so
 the database and the engine never disagree about an order or a balance.
 
+Why undo is a journal. Each command notes, before its first change, the prior state of
+just what it touches (a copy of each balance and each order on the book, the book itself
+when an order joins or leaves it, the candle), so a failed command, or a failed write
+around several in ``atomic()``, restores memory exactly while costing only those few
+objects. This path runs for every order of a live account and of a backtest alike, so it
+copies by hand (``Order.copy``), builds nothing for a candle that fills nothing, and hands
+an order that ended out as it is: the engine never looks at it again.
+
 Why funds are reserved. An order holds what it may spend the moment it is accepted (quote
 for a buy, base for a sell), so two open orders can never spend the same coins and a fill
 can never drive a balance negative. A buy reserves at its worst price plus the fee; a market
@@ -27,20 +35,29 @@ rest.
 from __future__ import annotations
 
 import contextlib
-import copy
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal, localcontext
 from types import MappingProxyType
+from typing import NamedTuple
 
 from tradedeck.domain.balances import Balance
 from tradedeck.domain.candles import Candle
 from tradedeck.domain.errors import Conflict, DomainError, InvalidInput, NotFound, OrderRejected
 from tradedeck.domain.markets import Market
 from tradedeck.domain.money import ONE, ZERO, fmt, quantize_down, quantize_nearest
-from tradedeck.domain.orders import Fill, Order, OrderRole, OrderStatus, OrderType, Side
+from tradedeck.domain.orders import (
+    PRICED_TYPES,
+    STOP_TYPES,
+    Fill,
+    Order,
+    OrderRole,
+    OrderStatus,
+    OrderType,
+    Side,
+)
 from tradedeck.exchanges.base import ExchangeUpdate
 
 _BPS = Decimal(10000)
@@ -68,12 +85,12 @@ class PaperConfig:
             raise InvalidInput("invalid_config", "reserve_buffer must not be negative")
 
 
-@dataclass(frozen=True, slots=True)
-class _PriceView:
+class _PriceView(NamedTuple):
     """Where the market is for one matching pass: the last close at submit, a candle later.
 
     ``reference`` is the price an order that crosses now trades at (the last close, or the
-    candle's open, since nothing is known about the order of prices inside a candle).
+    candle's open, since nothing is known about the order of prices inside a candle). A
+    named tuple: one is made per order placed, and it builds faster than a frozen dataclass.
     """
 
     reference: Decimal
@@ -106,12 +123,12 @@ class _UndoLog:
 
 
 @dataclass(slots=True)
-class _Changes:
-    """What one operation touched; copies are taken only when the update is built."""
+class _Changes(_UndoLog):
+    """One operation: its own undo log, and what it touched (the live orders, whose copies
+    are taken only when the update is built; the touched assets are the log's balances)."""
 
-    orders: dict[str, Order] = field(default_factory=dict)
+    touched: dict[str, Order] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
-    assets: dict[str, None] = field(default_factory=dict)
 
 
 class PaperEngine:
@@ -127,7 +144,7 @@ class PaperEngine:
         self._markets: dict[str, Market] = dict(markets)
         self._config = config
         self._new_id = new_id
-        self._balances: dict[str, Balance] = {b.asset: copy.copy(b) for b in balances}
+        self._balances: dict[str, Balance] = {b.asset: b.copy() for b in balances}
         self._open: dict[str, Order] = {}
         self._candles: dict[str, Candle] = {}
         self._consumed: dict[str, Decimal] = {}
@@ -142,6 +159,7 @@ class PaperEngine:
         self._worst = ONE + slip
         self._slip_factor = {Side.BUY: ONE + slip, Side.SELL: ONE - slip}
         self._buffered = ONE + config.reserve_buffer
+        self._capped = config.volume_share > 0  # else the volume a candle gave is never read
         for order in sorted(open_orders, key=lambda o: o.created_at):
             self._restore(order)
 
@@ -170,17 +188,23 @@ class PaperEngine:
 
     def balance(self, asset: str) -> Balance:
         balance = self._balances.get(asset)
-        return Balance(asset) if balance is None else copy.copy(balance)
+        return Balance(asset) if balance is None else balance.copy()
 
     def balances(self) -> list[Balance]:
-        return [copy.copy(self._balances[asset]) for asset in sorted(self._balances)]
+        return [self._balances[asset].copy() for asset in sorted(self._balances)]
+
+    def totals(self) -> dict[str, Decimal]:
+        """Each asset's total (free + reserved), in asset order: what a valuation needs,
+        without copying the balances (every order's risk check asks)."""
+        balances = self._balances
+        return {asset: balances[asset].total for asset in sorted(balances)}
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [copy.copy(o) for o in self._open.values() if symbol is None or o.symbol == symbol]
+        return [o.copy() for o in self._open.values() if symbol is None or o.symbol == symbol]
 
     def get_order(self, order_id: str) -> Order | None:
         order = self._open.get(order_id)
-        return None if order is None else copy.copy(order)
+        return None if order is None else order.copy()
 
     # ------------------------------------------------------------------ commands
 
@@ -211,11 +235,12 @@ class PaperEngine:
             raise Conflict("duplicate_order", f"order {order.id} is already open")
         market = self.market(order.symbol)
         reference = self._validate(order, market)
-        self._validate_protective(order, market, reference)
+        if order.stop_loss is not None or order.take_profit is not None:
+            self._validate_protective(order, market, reference)
         asset, reserve = self._reservation(order, market)
         changes = self._begin()
         try:
-            placed = copy.copy(order)
+            placed = order.copy()
             self._place(placed, asset, reserve, now)
             self._match_now(placed, market, now)
         except BaseException:
@@ -250,14 +275,16 @@ class PaperEngine:
             return ExchangeUpdate()  # a late candle: matching against the past would invent fills
         # Orders created during this pass (protective legs) wait for the next candle.
         resting = [o for o in self._open.values() if o.symbol == candle.symbol]
+        if not resting:  # nothing can fill: just remember the price (undoable in atomic())
+            self._store_candle(candle, previous)
+            return ExchangeUpdate()
         changes = self._begin()
         try:
             self._store_candle(candle, previous)
-            if resting:
-                view = _PriceView(candle.open, candle.low, candle.high)
-                for order in resting:
-                    if order.id in self._open:  # an OCO sibling may have ended it meanwhile
-                        self._match(order, market, view, now)
+            view = _PriceView(candle.open, candle.low, candle.high)
+            for order in resting:
+                if order.id in self._open:  # an OCO sibling may have ended it meanwhile
+                    self._match(order, market, view, now)
         except BaseException:
             self._abort()
             raise
@@ -269,11 +296,11 @@ class PaperEngine:
     def _validate(self, order: Order, market: Market) -> Decimal:
         """Refuse a malformed order; return the price its value is judged at."""
         market.check_amount(order.amount)
-        if order.type.needs_price:
+        if order.type in PRICED_TYPES:
             if order.price is None:
                 raise InvalidInput("missing_price", f"a {order.type.value} order needs a price")
             market.check_price(order.price)
-        if order.type.needs_stop:
+        if order.type in STOP_TYPES:
             if order.stop_price is None:
                 raise InvalidInput(
                     "missing_stop_price", f"a {order.type.value} order needs a stop_price"
@@ -288,9 +315,9 @@ class PaperEngine:
         return reference
 
     def _reference_price(self, order: Order) -> Decimal | None:
-        if order.type.needs_price:
+        if order.type in PRICED_TYPES:
             return order.price
-        if order.type.needs_stop:
+        if order.type in STOP_TYPES:
             return order.stop_price
         return self.last_price(order.symbol)
 
@@ -348,7 +375,7 @@ class PaperEngine:
         if order.side is Side.SELL:
             return order.amount
         with_fee = self._with_fee
-        if order.type.needs_price:
+        if order.type in PRICED_TYPES:
             return order.amount * _need(order.price) * with_fee
         worst = self._worst
         if order.type is OrderType.STOP_MARKET:
@@ -377,7 +404,7 @@ class PaperEngine:
 
     def _match(self, order: Order, market: Market, view: _PriceView, now: datetime) -> None:
         reference = view.reference
-        if order.type.needs_stop:
+        if order.type in STOP_TYPES:
             stop = _need(order.stop_price)
             if not order.triggered:
                 if not _stop_crossed(order.side, stop, view):
@@ -426,7 +453,9 @@ class PaperEngine:
         """The largest amount (on the step) whose cost and fee the reservation covers."""
         with localcontext() as ctx:
             ctx.rounding = ROUND_DOWN
-            amount = quantize_down(order.reserved / (price * self._with_fee_down), market.amount_step)
+            amount = quantize_down(
+                order.reserved / (price * self._with_fee_down), market.amount_step
+            )
         while amount > 0 and self._buy_debit(amount, price) > order.reserved:
             amount = amount - market.amount_step if market.amount_step > 0 else ZERO
         return max(amount, ZERO)
@@ -436,8 +465,10 @@ class PaperEngine:
         return cost + cost * self._config.fee_rate
 
     def _volume_left(self, market: Market) -> Decimal | None:
+        if not self._capped:
+            return None
         candle = self._candles.get(market.symbol)
-        if self._config.volume_share <= 0 or candle is None:
+        if candle is None:
             return None
         consumed = self._consumed.get(market.symbol, ZERO)
         budget = self._config.volume_share * candle.volume - consumed
@@ -450,32 +481,37 @@ class PaperEngine:
         fee = cost * self._config.fee_rate
         self._touch(order)
         if order.side is Side.BUY:
-            self._take_reserved(market.quote, order, cost + fee)
+            self._take_reserved(market.quote, order, cost + fee, touched=True)
             self._balance_for_change(market.base).free += amount
         else:
-            self._take_reserved(market.base, self._sell_funder(order, amount), amount)
+            funder = self._sell_funder(order, amount)
+            self._take_reserved(market.base, funder, amount, touched=funder is order)
             self._balance_for_change(market.quote).free += cost - fee
         order.record_fill(amount, price, fee, now)
         order.fee_currency = market.quote
-        self._consume(market.symbol, amount)
+        if self._capped:
+            self._consume(market.symbol, amount)
         self._current().fills.append(
             Fill(
-                id=self._new_id(),
-                order_id=order.id,
-                symbol=order.symbol,
-                side=order.side,
-                amount=amount,
-                price=price,
-                fee=fee,
-                fee_currency=market.quote,
-                timestamp=now,
-                user_id=order.user_id,
+                self._new_id(),
+                order.id,
+                order.symbol,
+                order.side,
+                amount,
+                price,
+                fee,
+                market.quote,
+                now,
+                order.user_id,
             )
         )
 
-    def _take_reserved(self, asset: str, holder: Order, amount: Decimal) -> None:
+    def _take_reserved(
+        self, asset: str, holder: Order, amount: Decimal, *, touched: bool = False
+    ) -> None:
         assert holder.reserved >= amount, f"order {holder.id} holds less than it spends"
-        self._touch(holder)
+        if not touched:
+            self._touch(holder)
         holder.reserved -= amount
         balance = self._balance_for_change(asset)
         balance.reserved -= amount
@@ -496,9 +532,11 @@ class PaperEngine:
 
     def _close(self, order: Order, now: datetime) -> None:
         """A terminal order gives back what it holds, leaves the book, and may spawn legs."""
-        self._release(order)
+        if order.reserved > 0:
+            self._release(order)
         self._remove_open(order)
-        self._spawn_protective(order, now)
+        if order.stop_loss is not None or order.take_profit is not None:
+            self._spawn_protective(order, now)
 
     def _release(self, order: Order) -> None:
         if order.reserved <= 0:
@@ -530,10 +568,10 @@ class PaperEngine:
 
     def _spawn_protective(self, entry: Order, now: datetime) -> None:
         if (
-            entry.role is not OrderRole.ENTRY
+            (entry.stop_loss is None and entry.take_profit is None)
+            or entry.role is not OrderRole.ENTRY
             or entry.side is not Side.BUY
             or entry.filled <= 0
-            or (entry.stop_loss is None and entry.take_profit is None)
         ):
             return
         market = self._markets[entry.symbol]
@@ -596,14 +634,16 @@ class PaperEngine:
                 f"order {order.id} is {order.status.value}; only open orders can be restored",
             )
         self.market(order.symbol)
-        self._open[order.id] = copy.copy(order)
+        self._open[order.id] = order.copy()
 
     def _store_candle(self, candle: Candle, previous: Candle | None) -> None:
-        log = self._log()
+        """Remember the latest candle; the only change that may happen outside an operation
+        (it cannot fail), so it records its undo in whatever scope is open, if any."""
+        log = self._logs[-1] if self._logs else None
         symbol = candle.symbol
-        if symbol not in log.candles:
+        if log is not None and symbol not in log.candles:
             log.candles[symbol] = previous
-        if previous is None or previous.opened_at != candle.opened_at:
+        if self._capped and (previous is None or previous.opened_at != candle.opened_at):
             self._set_consumed(symbol, ZERO)
         self._candles[symbol] = candle
 
@@ -611,41 +651,45 @@ class PaperEngine:
         self._set_consumed(symbol, self._consumed.get(symbol, ZERO) + amount)
 
     def _set_consumed(self, symbol: str, value: Decimal) -> None:
-        log = self._log()
-        if symbol not in log.consumed:
+        log = self._logs[-1] if self._logs else None
+        if log is not None and symbol not in log.consumed:
             log.consumed[symbol] = self._consumed.get(symbol)
         self._consumed[symbol] = value
 
     def _balance_for_change(self, asset: str) -> Balance:
         """The live balance, recorded in the undo log and the update before it changes."""
         current = self._balances.get(asset)
-        changes = self._current()
-        if asset not in changes.assets:  # first change in this operation: keep the old state
-            changes.assets[asset] = None
-            self._logs[-1].balances[asset] = None if current is None else copy.copy(current)
+        changes = self._changes
+        assert changes is not None, "engine state changed outside an operation"
+        if asset not in changes.balances:  # first change in this operation: keep the old state
+            changes.balances[asset] = None if current is None else current.copy()
         if current is None:
             current = self._balances[asset] = Balance(asset)
         return current
 
     def _touch(self, order: Order) -> None:
-        """Record an order in the undo log and the update before it changes."""
-        changes = self._current()
-        if order.id not in changes.orders:  # first change in this operation: keep the old state
-            changes.orders[order.id] = order
-            self._logs[-1].orders[order.id] = copy.copy(order)
+        """Record an order in the undo log and the update before it changes.
+
+        Only an order on the book has a state to restore: one that is not (a new order
+        being placed) leaves with the book's own snapshot if the scope is undone."""
+        changes = self._changes
+        assert changes is not None, "engine state changed outside an operation"
+        if order.id not in changes.touched:  # first change in this operation: keep the old state
+            changes.touched[order.id] = order
+            if order.id in self._open:
+                changes.orders[order.id] = order.copy()
 
     def _add_open(self, order: Order) -> None:
-        self._snapshot_open()
+        log = self._log()
+        if log.open_orders is None:  # the book as it was, before this scope's first change
+            log.open_orders = dict(self._open)
         self._open[order.id] = order
 
     def _remove_open(self, order: Order) -> None:
-        self._snapshot_open()
-        self._open.pop(order.id, None)
-
-    def _snapshot_open(self) -> None:
         log = self._log()
         if log.open_orders is None:
             log.open_orders = dict(self._open)
+        self._open.pop(order.id, None)
 
     def _log(self) -> _UndoLog:
         assert self._logs, "engine state changed outside an operation"
@@ -698,8 +742,8 @@ class PaperEngine:
     def _begin(self) -> _Changes:
         if self._changes is not None:
             raise RuntimeError("PaperEngine operations cannot be nested")
-        self._logs.append(_UndoLog())
         changes = self._changes = _Changes()
+        self._logs.append(changes)
         return changes
 
     def _commit(self) -> None:
@@ -713,13 +757,18 @@ class PaperEngine:
         self._rollback(self._logs.pop())
 
     def _build(self, changes: _Changes) -> ExchangeUpdate:
-        if not changes.orders and not changes.fills and not changes.assets:
+        """The update of an operation, in copies the caller may keep and change freely.
+
+        An order that ended is handed out as it is: it has left the book, so the engine
+        never reads or changes that object again (undo logs hold copies of their own)."""
+        if not changes.touched and not changes.fills and not changes.balances:
             return ExchangeUpdate()
         balances = self._balances
+        book = self._open
         return ExchangeUpdate(
-            orders=[copy.copy(o) for o in changes.orders.values()],
+            orders=[o.copy() if o.id in book else o for o in changes.touched.values()],
             fills=changes.fills,
-            balances=[copy.copy(balances[asset]) for asset in changes.assets],
+            balances=[balances[asset].copy() for asset in changes.balances],
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from tradedeck.domain.roles import Actor, Permission
 from tradedeck.jobs.scheduler import JobStatus, Scheduler
 
-RUN_PERMISSION = Permission.MANAGE_RISK
+RUN_PERMISSION = Permission.MANAGE_JOBS
 """Running a job by hand is operational control, granted to admins only."""
 
 

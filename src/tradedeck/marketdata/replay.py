@@ -122,6 +122,22 @@ class ReplayFeed:
         upto = track.closed_by(round(replay_seconds * 1000))
         return [track.candle_at(n) for n in range(max(upto - count, 0), upto)]
 
+    @staticmethod
+    def warm_start(series: Sequence[CandleSeries], count: int) -> float:
+        """The earliest replay time, in seconds, by which every series has closed ``count``
+        candles (all of its first lap, if it has fewer).
+
+        Started there, a fresh replay looks like a market that has been running: the
+        :meth:`history` of every market is ``count`` candles long at once, whatever its
+        timeframe, because the clock is shared and the longest timeframe sets the pace.
+        """
+        if count <= 0:
+            return 0.0
+        offsets = [
+            int(_Track(one).close_offsets[min(count, len(one)) - 1]) for one in series if len(one)
+        ]
+        return max(offsets, default=0) / 1000
+
     @property
     def symbols(self) -> list[str]:
         return list(self._tracks)

@@ -5,6 +5,11 @@ orders against them) and into the candle store. Every few seconds the service al
 re-reads the kill switch (another process may have set it) and shows the risk engine
 the current equity, which is how the daily drawdown guard trips by itself. The replay
 position is saved, so a restart resumes where the market was instead of jumping back.
+
+A first start does not begin at the start of the recordings, where no market has a past:
+it begins where every market has ``HISTORY_ON_START`` closed candles, stores them at once
+as history and plays on live from there, so charts, scans and strategies have candles from
+the first second, as on an exchange that has been trading all along.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ log = structlog.get_logger(__name__)
 
 OFFSET_KEY = "replay_offset_seconds"
 KEEP_CANDLES = 1000
-HISTORY_ON_START = 300
+HISTORY_ON_START = 400
+"""Closed candles per market stored on start: a default scan (``TRADEDECK_SCAN_CANDLES``
+300, plus the candle before) and a 120-candle chart find enough, in every timeframe."""
 
 CandleListener = Callable[[list[Candle]], Awaitable[None]]
 
@@ -92,8 +99,7 @@ class MarketDataService:
         *,
         run_feed: bool = True,
     ) -> None:
-        saved = await self._repo.get_setting(OFFSET_KEY)
-        offset = float(saved) if saved else 0.0
+        offset = await self._start_offset()
         self._feed = ReplayFeed(
             self._series, speed=self._settings.replay_speed, clock=self._clock, start_offset=offset
         )
@@ -169,6 +175,15 @@ class MarketDataService:
                 log.exception("market_replay_tick_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=0.25)
+
+    async def _start_offset(self) -> float:
+        """Where the replay resumes: the saved position, but never before the point where
+        every market has its history (a first start, a database from before this rule,
+        or a market of a longer timeframe added since: time then jumps forward, never back).
+        """
+        warm = ReplayFeed.warm_start(self._series, HISTORY_ON_START)
+        saved = await self._repo.get_setting(OFFSET_KEY)
+        return max(float(saved), warm) if saved else warm
 
     async def _save_offset(self) -> None:
         assert self._feed is not None

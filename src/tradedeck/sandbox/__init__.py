@@ -5,7 +5,7 @@
 a Telegram user. Importing this package starts nothing.
 """
 
-from tradedeck.sandbox.app import create_sandbox_app, sandbox_router
+from tradedeck.sandbox.app import create_sandbox_app, mount_sandbox, sandbox_router
 from tradedeck.sandbox.driver import TelegramUser
 from tradedeck.sandbox.emulator import BotApiEmulator
 from tradedeck.sandbox.errors import UserActionError
@@ -23,5 +23,6 @@ __all__ = [
     "TelegramUser",
     "UserActionError",
     "create_sandbox_app",
+    "mount_sandbox",
     "sandbox_router",
 ]

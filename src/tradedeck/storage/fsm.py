@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradedeck.storage.kv import MAX_KEY_LENGTH, dialect_insert
+from tradedeck.storage.redis_client import make_redis
 from tradedeck.storage.models import kv_store
 
 REDIS_FSM_PREFIX = "td:fsm"
@@ -180,5 +181,5 @@ def make_fsm_storage(engine: AsyncEngine, redis_url: str | None) -> BaseStorage:
     """
     if redis_url:
         key_builder = DefaultKeyBuilder(with_destiny=True, prefix=REDIS_FSM_PREFIX)
-        return RedisStorage.from_url(redis_url, key_builder=key_builder)
+        return RedisStorage(make_redis(redis_url), key_builder=key_builder)
     return DatabaseFSMStorage(engine)

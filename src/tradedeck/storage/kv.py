@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from sqlalchemy import ColumnElement, Table, delete, or_, select
+from sqlalchemy import ColumnElement, Table, bindparam, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -144,16 +144,18 @@ class DatabaseOneShotStore:
         self._engine = engine
         self._clock = clock
         self._pruner = _Pruner(clock, prune_interval)
+        # One statement for every claim, with the values bound per row: SQLAlchemy compiles
+        # it once and sends a batch of keys as one multi-row INSERT ... RETURNING.
+        insert = dialect_insert(engine, once_keys)
+        self._upsert = insert.on_conflict_do_update(
+            index_elements=[once_keys.c.key],
+            set_={"expires_at": insert.excluded.expires_at},
+            where=once_keys.c.expires_at <= bindparam("now"),
+        ).returning(once_keys.c.key)
 
     async def claim(self, key: str, ttl_seconds: float) -> bool:
         """Claim ``key`` for ``ttl_seconds``; database errors propagate so callers fail closed."""
-        check_ttl(ttl_seconds)
-        check_key(key)
-        now = self._clock()
-        # Prune first: if that fails, nothing was claimed and a retry of the same key works.
-        if self._pruner.due():
-            await _prune(self._engine, once_keys, to_datetime(now))
-        return key in await self._upsert([key], to_datetime(now), to_datetime(now + ttl_seconds))
+        return key in await self.claim_many([key], ttl_seconds)
 
     async def claim_many(self, keys: Sequence[str], ttl_seconds: float) -> set[str]:
         """Claim distinct ``keys`` in one statement; returns the ones claimed by this call."""
@@ -165,22 +167,16 @@ class DatabaseOneShotStore:
         if len(set(keys)) != len(keys):
             raise ValueError("claim_many takes distinct keys")
         now = self._clock()
+        # Prune first: if that fails, nothing was claimed and a retry of the same keys works.
         if self._pruner.due():
             await _prune(self._engine, once_keys, to_datetime(now))
-        return await self._upsert(keys, to_datetime(now), to_datetime(now + ttl_seconds))
-
-    async def _upsert(self, keys: Sequence[str], now: datetime, expires_at: datetime) -> set[str]:
-        insert = dialect_insert(self._engine, once_keys).values(
-            [{"key": key, "expires_at": expires_at} for key in keys]
-        )
-        stmt = insert.on_conflict_do_update(
-            index_elements=[once_keys.c.key],
-            set_={"expires_at": insert.excluded.expires_at},
-            where=once_keys.c.expires_at <= now,
-        ).returning(once_keys.c.key)
+        rows = [
+            {"key": key, "expires_at": to_datetime(now + ttl_seconds), "now": to_datetime(now)}
+            for key in keys
+        ]
         async with self._engine.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return {row[0] for row in rows}
+            claimed = (await conn.execute(self._upsert, rows)).all()
+        return {row[0] for row in claimed}
 
     async def close(self) -> None:
         """Nothing to release: the engine belongs to the caller."""

@@ -48,7 +48,9 @@ from tradedeck.trading.valuation import Valuator
 log = structlog.get_logger(__name__)
 
 CHANNEL: Final = "strategy"
-SOURCE: Final = "strategy"
+SOURCE_PREFIX: Final = "strategy:"
+"""Orders a run places carry ``source="strategy:<name>"``, so every face can tell who placed
+them (strategy names are at most 40 characters, well within the column's 64)."""
 MIN_WINDOW: Final = 250
 """Candles kept per run at least; recursive indicators (EMA, RSI) settle over this many."""
 MAX_WINDOW: Final = 20_000
@@ -113,9 +115,12 @@ class _Run:
     def key(self) -> str:
         return f"{self.strategy.name}:{self.market.symbol}"
 
+    @property
+    def source(self) -> str:
+        return SOURCE_PREFIX + self.strategy.name
+
     def client_order_id(self) -> str:
-        """Names the strategy on each of its orders (``orders.source`` holds 16 characters,
-        too few for ``strategy:<name>``); unique, so the idempotency check never matches."""
+        """Unique, so the idempotency check never matches; the name makes it readable."""
         return f"{self.strategy.name}-{uuid.uuid4().hex[:12]}"
 
 
@@ -370,7 +375,7 @@ class StrategyRunner:
                 stop_loss=stop_loss,
                 take_profit=take_profit,
                 client_order_id=run.client_order_id(),
-                source=SOURCE,
+                source=run.source,
             )
             order, _ = await self._orders.place(run.actor, request)
         except DomainError as refused:
@@ -433,7 +438,7 @@ class StrategyRunner:
             type=OrderType.MARKET,
             amount=amount,
             client_order_id=run.client_order_id(),
-            source=SOURCE,
+            source=run.source,
         )
         try:
             order, _ = await self._orders.place(run.actor, request)
@@ -464,7 +469,7 @@ class StrategyRunner:
                     "type": OrderType.MARKET.value,
                     "reason": refused.code,
                     "detail": refused.detail,
-                    "source": SOURCE,
+                    "source": run.source,
                     "strategy": run.strategy.name,
                 },
             )

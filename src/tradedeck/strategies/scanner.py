@@ -78,8 +78,19 @@ class ScanConfig:
 
 @dataclass(frozen=True, slots=True)
 class LatestScan:
+    """The newest full scan (``run``) and its ranked results, revalidations laid over."""
+
     run: ScanRun | None
     results: list[ScanResult]
+
+    @property
+    def markets(self) -> int:
+        return len({r.symbol for r in self.results})
+
+    @property
+    def failures(self) -> int:
+        """Results failed now (the run's own count predates any revalidation)."""
+        return sum(1 for r in self.results if r.failed)
 
 
 @dataclass(frozen=True, slots=True)

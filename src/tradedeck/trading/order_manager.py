@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,8 +27,17 @@ from tradedeck.domain.errors import (
     OrderRejected,
 )
 from tradedeck.domain.markets import Market, normalize_symbol
-from tradedeck.domain.money import fmt, quantize_down
-from tradedeck.domain.orders import Fill, Order, OrderRole, OrderStatus, OrderType, Side
+from tradedeck.domain.money import ZERO, fmt, quantize_down
+from tradedeck.domain.orders import (
+    PRICED_TYPES,
+    STOP_TYPES,
+    Fill,
+    Order,
+    OrderRole,
+    OrderStatus,
+    OrderType,
+    Side,
+)
 from tradedeck.domain.positions import Position
 from tradedeck.domain.roles import Actor, Permission, Role
 from tradedeck.exchanges.base import ExchangeUpdate
@@ -114,11 +122,11 @@ class OrderManager:
         return known if known is not None else self.exchange.market(normalize_symbol(symbol))
 
     def positions(self) -> list[Position]:
-        return [copy.copy(p) for p in sorted(self._positions.values(), key=lambda p: p.symbol)]
+        return [p.copy() for p in sorted(self._positions.values(), key=lambda p: p.symbol)]
 
     def position(self, symbol: str) -> Position | None:
         p = self._positions.get(symbol)
-        return copy.copy(p) if p else None
+        return p.copy() if p else None
 
     def amount_for_share(self, side: Side, symbol: str, percent: Decimal) -> Decimal:
         """The base amount worth ``percent`` of the free funds a trade would spend (quote for
@@ -289,7 +297,7 @@ class OrderManager:
         market = self.market(request.symbol)
         self._validate(market, request)
         order, update = self._submit_one(actor, market, request, self._clock(), set())
-        return next(o for o in update.orders if o.id == order.id), update
+        return _placed(update, order.id), update
 
     def match_sync(self, candles: Sequence[Candle]) -> ExchangeUpdate:
         """The synchronous core of :meth:`on_candles` (match, move positions), for the
@@ -310,6 +318,8 @@ class OrderManager:
         return order, update
 
     def _match_candles(self, candles: Sequence[Candle], now: datetime) -> ExchangeUpdate:
+        if len(candles) == 1:  # the usual case: nothing to merge
+            return self._apply_fills(self.exchange.on_candle(candles[0], now))
         merged = ExchangeUpdate()
         for candle in candles:
             merged.merge(self._apply_fills(self.exchange.on_candle(candle, now)))
@@ -409,7 +419,7 @@ class OrderManager:
         The operation applies its fills to positions as it goes (see ``_apply_fills``),
         so each step sees the positions the previous one left.
         """
-        saved_positions = {s: copy.copy(p) for s, p in self._positions.items()}
+        saved_positions = {s: p.copy() for s, p in self._positions.items()}
         try:
             with self.exchange.atomic():
                 update = operation()
@@ -430,24 +440,28 @@ class OrderManager:
 
     def _apply_fills(self, update: ExchangeUpdate) -> ExchangeUpdate:
         """Move positions by the update's fills and stamp each fill with the PnL it realized."""
+        positions = self._positions
         for i, fill in enumerate(update.fills):
-            position = self._positions.setdefault(fill.symbol, Position(fill.symbol))
+            position = positions.get(fill.symbol)
+            if position is None:
+                position = positions[fill.symbol] = Position(fill.symbol)
             realized = position.apply_fill(
                 fill.side, fill.amount, fill.price, fill.fee, fill.timestamp
             )
-            update.fills[i] = fill.with_realized_pnl(realized)
+            if realized is not fill.realized_pnl:  # a buy realizes the very ZERO it carries
+                update.fills[i] = fill.with_realized_pnl(realized)
         return update
 
     def _validate(self, market: Market, request: OrderRequest) -> None:
         """Refuse malformed requests before they take the lock or touch anything."""
         market.check_amount(request.amount)
-        if request.type.needs_price:
+        if request.type in PRICED_TYPES:
             if request.price is None:
                 raise InvalidInput("missing_price", f"a {request.type.value} order needs a price")
             market.check_price(request.price)
         elif request.price is not None:
             raise InvalidInput("unexpected_price", f"a {request.type.value} order takes no price")
-        if request.type.needs_stop:
+        if request.type in STOP_TYPES:
             if request.stop_price is None:
                 raise InvalidInput(
                     "missing_stop_price", f"a {request.type.value} order needs a stop_price"
@@ -474,14 +488,18 @@ class OrderManager:
             if reference is not None and quote_value is not None
             else None
         )
-        equity = self._valuator.total(self.exchange.balances())
+        totals = self.exchange.totals()
+        equity = self._valuator.total(totals)
         base_exposure = None
         base_price = self._valuator.price(market.base)
         if base_price is not None:
-            held = self.exchange.balance(market.base).total
+            held = totals.get(market.base, ZERO)
             base_exposure = (held + request.amount) * base_price
         position = self._positions.get(market.symbol)
-        open_positions = sum(1 for p in self._positions.values() if p.is_open)
+        open_positions = 0
+        for held_position in self._positions.values():
+            if held_position.is_open:
+                open_positions += 1
         return OrderCheck(
             symbol=market.symbol,
             side=request.side,
@@ -530,6 +548,14 @@ class OrderManager:
                 },
             )
         )
+
+
+def _placed(update: ExchangeUpdate, order_id: str) -> Order:
+    """The state an update holds for the order it placed (it is always in it)."""
+    for order in update.orders:
+        if order.id == order_id:
+            return order
+    raise LookupError(f"the update does not hold order {order_id}")
 
 
 def order_summary(order: Order, fills: Sequence[Fill] = ()) -> dict[str, object]:

@@ -55,14 +55,13 @@ class Valuator:
         price = self.price(asset)
         return None if price is None else amount * price
 
-    def total(self, balances: Iterable[Balance]) -> Decimal:
-        """What :meth:`equity` totals, without the breakdown (every order's risk check
-        needs it, so it builds nothing it does not return)."""
+    def total(self, amounts: Mapping[str, Decimal]) -> Decimal:
+        """What :meth:`equity` totals for these asset amounts, in the same order, without
+        the breakdown (every order's risk check needs it, so it builds nothing else)."""
         total = ZERO
-        for balance in balances:
-            amount = balance.total
+        for asset, amount in amounts.items():
             if amount:
-                value = self.value(balance.asset, amount)
+                value = self.value(asset, amount)
                 if value is not None:
                     total += value
         return total

@@ -14,7 +14,8 @@ from alembic import command
 from sqlalchemy.engine import Connection
 
 from tests.conftest import ADMIN
-from tests.integration.scanner.conftest import core, store_candles
+from tests.integration.scanner.conftest import core
+from tests.integration.scanner.history import store_candles
 from tradedeck.domain.errors import InvalidInput, PermissionDenied
 from tradedeck.domain.roles import Actor, Role
 from tradedeck.marketdata.catalog import load_bundled_catalog, load_bundled_series
@@ -72,6 +73,7 @@ async def test_revalidation_rescans_only_failed_markets(services: Services) -> N
     assert latest.run is not None and latest.run.id == first.id  # still the full scan
     by_symbol = {r.symbol: r for r in latest.results}
     assert len(by_symbol) == 4 and not any(r.failed for r in latest.results)
+    assert latest.failures == 0 and latest.markets == 4 and latest.run.failures == 1
     assert by_symbol["BTC/USDT"].last_close is not None
     assert await services.scanner.revalidate() is None  # nothing failed any more
 
@@ -108,6 +110,7 @@ async def test_larger_timeframes_are_resampled(tmp_path: Path, database_url: str
     services = await core(tmp_path, database_url, scan_timeframes=["5m", "1h"])
     try:
         await store_candles(services.repository, "ETH/BTC", 0, 12 * 40)
+        await store_candles(services.repository, "LTC/BTC", 0, 1)
         run = await services.scanner.scan()
         assert run.timeframes == ("5m", "1h")
         latest = await services.scanner.latest(ADMIN)
@@ -116,7 +119,7 @@ async def test_larger_timeframes_are_resampled(tmp_path: Path, database_url: str
         assert not eth["5m"].failed and not eth["1h"].failed, eth
         hourly_time = eth["1h"].candle_time
         assert hourly_time is not None and hourly_time.minute == 0
-        # LTC has only the one candle the start-up primed: failed on both, with the reason
+        # LTC has only one candle: failed on both, with the reason
         ltc = [r for r in latest.results if r.symbol == "LTC/BTC"]
         assert len(ltc) == 2 and all(r.error and "30 needed" in r.error for r in ltc)
     finally:

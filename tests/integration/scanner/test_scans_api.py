@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.conftest import LiveApp, serve
-from tests.integration.scanner.conftest import MARKETS, store_candles
+from tests.integration.scanner.history import MARKETS, clear_candles, store_candles
 from tradedeck.config import Settings
 
 
@@ -17,8 +17,10 @@ async def scanning(settings: Settings) -> AsyncIterator[LiveApp]:
     live_app = await serve(settings.model_copy(update={"markets": MARKETS}))
     try:
         repo = live_app.services.repository
+        await clear_candles(repo)
         for symbol in ("ETH/BTC", "LTC/BTC", "ADA/BTC"):
             await store_candles(repo, symbol, 0, 300)
+        await store_candles(repo, "BTC/USDT", 0, 1)  # too few to scan: the failing market
         yield live_app
     finally:
         await live_app.stop()
@@ -39,7 +41,7 @@ async def test_admin_runs_a_scan_and_everyone_reads_it(scanning: LiveApp) -> Non
     viewer = await scanning.token("vic", "viewer")
     async with scanning.client(viewer) as vic, scanning.client(admin) as root:
         empty = (await vic.get("/api/v1/scans/latest")).json()
-        assert empty == {"scan": None, "results": []}
+        assert empty == {"scan": None, "failures": 0, "results": []}
 
         refused = await vic.post("/api/v1/jobs/scan/run")
         assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
@@ -52,7 +54,7 @@ async def test_admin_runs_a_scan_and_everyone_reads_it(scanning: LiveApp) -> Non
         latest = (await vic.get("/api/v1/scans/latest")).json()
         scan = latest["scan"]
         assert scan["kind"] == "full" and scan["markets"] == 4 and scan["failures"] == 1
-        assert scan["timeframes"] == ["1m", "5m"]
+        assert scan["timeframes"] == ["1m", "5m"] and latest["failures"] == 1
         results = latest["results"]
         assert [r["rank"] for r in results] == [1, 2, 3, 4]
         assert results[-1]["symbol"] == "BTC/USDT" and results[-1]["signal"] == "failed"

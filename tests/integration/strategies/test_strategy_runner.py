@@ -94,7 +94,7 @@ async def strategy_orders(services: Services) -> list[Order]:
     """The entries and exits the strategy placed (not the protective legs), oldest first."""
     orders = await services.repository.list_orders(symbol=SYMBOL)
     return sorted(
-        (o for o in orders if o.source == "strategy" and o.role is OrderRole.ENTRY),
+        (o for o in orders if o.source.startswith("strategy:") and o.role is OrderRole.ENTRY),
         key=lambda o: (o.created_at, o.side),
     )
 
@@ -113,6 +113,8 @@ async def test_a_crossing_buys_and_the_cross_back_sells(tmp_path: Path, database
         (buy,) = await strategy_orders(services)
         assert (buy.side, buy.status, buy.filled) == (Side.BUY, OrderStatus.FILLED, Decimal("0.1"))
         assert buy.average_price == market.price("0.99")
+        # The source names the strategy (wider than the 16 characters orders.source had).
+        assert buy.source == "strategy:sma_cross"
         assert buy.client_order_id is not None and buy.client_order_id.startswith("sma_cross-")
         position = services.orders.position(SYMBOL)
         assert position is not None and position.amount == Decimal("0.1")
@@ -128,6 +130,7 @@ async def test_a_crossing_buys_and_the_cross_back_sells(tmp_path: Path, database
             OrderStatus.FILLED,
             Decimal("0.1"),
         )
+        assert sell.source == "strategy:sma_cross"
         assert sell.average_price == market.price("0.90")
         position = services.orders.position(SYMBOL)
         assert position is not None and position.amount == 0
@@ -145,14 +148,18 @@ async def test_the_position_survives_a_restart(tmp_path: Path, database_url: str
         await market.push(DOWN_THEN_UP)
     finally:
         await services.stop()
-    # The standing-still market restarts from the recording's first candle; the same
-    # swing again must not buy a second time, and the cross back down sells the first buy.
+    # The restarted market resumes where it was, its real history before the window: the
+    # run still holds, so the first thing it does is sell the first buy (whichever candle
+    # of the swing crosses down first), never a second buy on top of it.
     services = await core(tmp_path, database_url, **overrides)
     market = Feed(services, base=market.base)
     try:
         assert run_status(services)["in_position"]
         await market.push(DOWN_THEN_UP + BACK_DOWN)
-        assert [o.side for o in await strategy_orders(services)] == [Side.BUY, Side.SELL]
+        orders = await strategy_orders(services)
+        sides = [o.side for o in orders]
+        assert sides[:2] == [Side.BUY, Side.SELL] and orders[1].filled == Decimal("0.2")
+        assert sides == [Side.BUY, Side.SELL] * (len(sides) // 2)  # never two buys in a row
         position = services.orders.position(SYMBOL)
         assert position is not None and position.amount == 0
     finally:
@@ -196,6 +203,7 @@ async def test_a_refused_order_is_reported_and_the_feed_goes_on(
         await services.bus.join()  # type: ignore[attr-defined]
         (refusal,) = [e for e in published if e.type is EventType.ORDER_REJECTED]
         assert refusal.data["strategy"] == "sma_cross" and refusal.data["symbol"] == SYMBOL
+        assert refusal.data["source"] == "strategy:sma_cross"
         await market.push(BACK_DOWN)
         last = services.orders.exchange.last_candle(SYMBOL)
         assert last is not None and last.close == market.price("0.90")

@@ -8,11 +8,12 @@ import asyncio
 import pytest
 
 from tradedeck.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from tradedeck.domain.roles import Actor, Role
+from tradedeck.domain.roles import Actor, Permission, Role
 from tradedeck.jobs.scheduler import Scheduler
 from tradedeck.jobs.service import JobsService
 
 VIEWER = Actor(name="vic", role=Role.VIEWER, channel="api")
+TRADER = Actor(name="tess", role=Role.TRADER, channel="api")
 ADMIN = Actor(name="root", role=Role.ADMIN, channel="api")
 
 
@@ -158,6 +159,10 @@ async def test_the_service_checks_permissions() -> None:
     assert [s.name for s in jobs.status(VIEWER)] == ["scan"]
     with pytest.raises(PermissionDenied):
         await jobs.run(VIEWER, "scan")
+    # Traders trade; running jobs by hand is operational control, for admins alone.
+    with pytest.raises(PermissionDenied, match="role trader may not manage jobs"):
+        await jobs.run(TRADER, "scan")
     assert ran == []
+    assert ADMIN.can(Permission.MANAGE_JOBS) and not TRADER.can(Permission.MANAGE_JOBS)
     status = await jobs.run(ADMIN, "scan", wait=True)
     assert status.runs == 1 and ran == [1]

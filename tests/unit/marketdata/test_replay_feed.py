@@ -290,3 +290,43 @@ def _count(candles: list[Candle]) -> dict[str, int]:
     for candle in candles:
         counts[candle.symbol] = counts.get(candle.symbol, 0) + 1
     return counts
+
+
+def test_a_warm_start_gives_every_timeframe_its_history_at_once() -> None:
+    # The longest timeframe sets the pace: 3 hourly candles close at 3 h replay time.
+    series = [make_series("M/1", 500, "1m"), make_series("H/1", 10, "1h")]
+    offset = ReplayFeed.warm_start(series, 3)
+    assert offset == 3 * 3600
+
+    clock = FakeClock()
+    feed = ReplayFeed(series, speed=60, clock=clock, start_offset=offset)
+    minutes, hours = (ReplayFeed.history(one, offset, 3) for one in series)
+    assert closes(hours) == [Decimal(100), Decimal(101), Decimal(102)]
+    assert closes(minutes) == [Decimal(277), Decimal(278), Decimal(279)]  # 180 closed
+    primed = feed.prime()
+    assert primed == [minutes[-1], hours[-1]]  # the newest history candle, not a new one
+    clock.now += 1
+    assert closes(feed.advance()) == [Decimal(280)]  # and on live from there
+
+
+def test_a_warm_start_counts_candles_not_time_and_stops_at_a_short_series() -> None:
+    gapped = make_series("G/1", 10, "1m", gap_after=1)  # candle 2 closes at minute 4
+    assert ReplayFeed.warm_start([gapped], 3) == 4 * 60
+    assert len(ReplayFeed.history(gapped, 4 * 60, 3)) == 3
+    short = make_series("S/1", 2, "5m")
+    assert ReplayFeed.warm_start([short], 3) == 10 * 60  # its whole first lap
+    assert ReplayFeed.warm_start([short], 0) == 0.0
+    assert ReplayFeed.warm_start([], 3) == 0.0
+
+
+def test_a_warm_start_on_the_bundled_markets_keeps_every_lap_whole() -> None:
+    series = [load_bundled_series(bm) for bm in load_bundled_catalog()]
+    offset = ReplayFeed.warm_start(series, 400)
+
+    assert offset == 400 * 3600  # BTC/USD's 1h candles set the pace
+    for one in series:
+        history = ReplayFeed.history(one, offset, 400)
+        assert len(history) == 400, one.symbol
+        # Still in the first lap: real, consecutive recorded candles, no seam of a loop.
+        first = int(np.searchsorted(one.ts, int(history[0].opened_at.timestamp() * 1000)))
+        assert [c.close for c in history] == [one.candle(first + k).close for k in range(400)]

@@ -70,6 +70,7 @@ class RankedResultOut(ScanResultOut):
 
 class LatestScanOut(BaseModel):
     scan: ScanRunOut | None
+    failures: int  # failed now: a revalidation since the scan may have fixed some
     results: list[RankedResultOut]
 
 
@@ -129,6 +130,7 @@ async def latest_scan(actor: ActorDep, services: ServicesDep) -> LatestScanOut:
     latest = await services.scanner.latest(actor)
     return LatestScanOut(
         scan=ScanRunOut.of(latest.run) if latest.run else None,
+        failures=latest.failures,
         results=[
             RankedResultOut.model_validate({"rank": i, **ScanResultOut.fields_of(r)})
             for i, r in enumerate(latest.results, start=1)

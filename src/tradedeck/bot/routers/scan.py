@@ -79,7 +79,7 @@ async def scan_screen(services: Services, actor: Actor, page: int = 0) -> Screen
     lines = [
         f"🔎 <b>Market scan</b> #{run.id} · {run.started_at:%H:%M:%S} UTC · "
         f"page {page + 1}/{pages}",
-        f"{run.markets} markets · {run.failures} failed · strong at ±"
+        f"{latest.markets} markets · {latest.failures} failed · strong at ±"
         f"{services.scanner.config.strong:g}",
         table(
             ["Market", "TF", "Signal", "Score", "Last", "RSI"],
