@@ -23,8 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradedeck.storage.kv import MAX_KEY_LENGTH, dialect_insert
-from tradedeck.storage.redis_client import make_redis
 from tradedeck.storage.models import kv_store
+from tradedeck.storage.redis_client import make_redis
 
 REDIS_FSM_PREFIX = "td:fsm"
 

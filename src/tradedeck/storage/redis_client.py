@@ -14,7 +14,6 @@ from typing import ClassVar, Self
 
 import redis.asyncio as aioredis
 
-
 POOL_SIZE = 32
 POOL_WAIT_SECONDS = 10.0
 
