@@ -137,6 +137,23 @@ class Settings(BaseSettings):
     scan_retention_days: float = Field(default=7.0, gt=0)
     markets_refresh_seconds: float = Field(default=86400.0, gt=0)
 
+    # Watchdog (`tradedeck watchdog`, a separate process): the trading process beats every
+    # HEARTBEAT_INTERVAL seconds; a beat older than the timeout, the daily drawdown limit or
+    # a burst of rejected orders makes the watchdog halt trading and cancel every open order.
+    heartbeat_interval_seconds: float = Field(default=3.0, gt=0)
+    watchdog_heartbeat_timeout: float = Field(default=15.0, gt=0)
+    watchdog_interval_seconds: float = Field(default=1.0, gt=0)
+    watchdog_max_rejections_per_minute: int = Field(default=20, ge=1)
+    watchdog_cancel_grace_seconds: float = Field(
+        default=10.0, ge=0, description="how long a live trading process gets to cancel itself"
+    )
+    watchdog_id: str | None = Field(default=None, max_length=40)
+    watchdog_database_url: str | None = Field(
+        default=None, description="the database the watchdog acts on; default DATABASE_URL"
+    )
+    watchdog_telegram_token: SecretStr | None = None
+    watchdog_telegram_api_base: str | None = None
+
     # Strategies
     strategies_dir: Path | None = Field(
         default=None,
@@ -258,6 +275,20 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("watchdog_telegram_api_base", mode="before")
+    @classmethod
+    def _optional_url(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("watchdog_telegram_token", "watchdog_id", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -266,7 +297,7 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "watchdog_database_url")
     @classmethod
     def _db_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -280,6 +311,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'tradedeck.db').resolve()}"
+
+    @property
+    def resolved_watchdog_database_url(self) -> str:
+        return self.watchdog_database_url or self.resolved_database_url
 
 
 def describe_error(error: ValidationError) -> str:

@@ -112,8 +112,18 @@ def build_scanner(
     )
 
 
+BACKTEST_QUEUE_INTERVAL = 2.0
+
+
+def schedule_backtests(scheduler: Scheduler, backtests: BacktestService) -> None:
+    """Queued backtests run as the ``backtests`` job: a submission starts it at once, and
+    its interval catches anything missed."""
+    scheduler.add("backtests", BACKTEST_QUEUE_INTERVAL, backtests.run_queued)
+    backtests.run_by(lambda: scheduler.run_now("backtests"))
+
+
 def schedule_jobs(settings: Settings, scheduler: Scheduler, scanner: Scanner) -> None:
-    """Every periodic job of the app, by name (``GET /api/v1/jobs`` lists them)."""
+    """The scanner's periodic jobs, by name (``GET /api/v1/jobs`` lists them)."""
     scheduler.add("scan", settings.scan_interval_seconds, scanner.scan, initial_delay=2.0)
     scheduler.add(
         "scan.revalidate",
@@ -203,8 +213,14 @@ async def start_services(
         await strategy_runner.start()
         marketdata.on_closed_candles(strategy_runner.on_candles)
         scanner = build_scanner(settings, repository, marketdata, strategies, bus)
+        backtests = BacktestService(
+            make_kv_store(repository.engine, settings.redis_url),
+            strategies,
+            {b.symbol: b for b in load_bundled_catalog() if b.symbol in marketdata.markets},
+        )
         scheduler = Scheduler()
         schedule_jobs(settings, scheduler, scanner)
+        schedule_backtests(scheduler, backtests)
         services = Services(
             settings=settings,
             repository=repository,
@@ -223,11 +239,7 @@ async def start_services(
             scanner=scanner,
             jobs=JobsService(scheduler),
             charts=ChartService(orders, marketdata, repository),
-            backtests=BacktestService(
-                make_kv_store(repository.engine, settings.redis_url),
-                strategies,
-                {b.symbol: b for b in load_bundled_catalog() if b.symbol in marketdata.markets},
-            ),
+            backtests=backtests,
         )
         await bus.start()
         stack.append(bus)

@@ -23,11 +23,11 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
@@ -113,8 +113,14 @@ class BacktestService:
         self._new_id = new_id
         self._live: dict[str, _Live] = {}
         self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
+        self._worker: asyncio.Task[Any] | None = None
         self._beat: asyncio.Task[None] | None = None
+        self._wake: Callable[[], Awaitable[object]] | None = None
+
+    def run_by(self, wake: Callable[[], Awaitable[object]]) -> None:
+        """Let a scheduler run the queue: ``wake`` starts its job (which calls
+        :meth:`run_queued`) at once; the job's own interval picks up anything missed."""
+        self._wake = wake
 
     # -- faces call these ----------------------------------------------------------------
     async def submit(self, actor: Actor, request: BacktestRequest) -> BacktestJob:
@@ -215,13 +221,21 @@ class BacktestService:
 
     def _ensure_tasks(self) -> None:
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._work(), name="backtests")
+            work = self._woken() if self._wake is not None else self.run_queued()
+            self._worker = asyncio.create_task(work, name="backtests")
         if self._beat is None or self._beat.done():
             self._beat = asyncio.create_task(self._heartbeat(), name="backtests-heartbeat")
 
-    async def _work(self) -> None:
-        while True:
-            job_id = await self._queue.get()
+    async def _woken(self) -> None:
+        assert self._wake is not None
+        with contextlib.suppress(Conflict):  # running already: it drains the queue anyway
+            await self._wake()
+
+    async def run_queued(self) -> int:
+        """Run every queued backtest, one after another; returns how many ran."""
+        ran = 0
+        while not self._queue.empty():
+            job_id = self._queue.get_nowait()
             live = self._live.get(job_id)
             if live is None or live.job.status.finished:
                 continue
@@ -234,6 +248,8 @@ class BacktestService:
                 error = BacktestError(error="internal_error", detail="the backtest crashed")
                 with contextlib.suppress(Exception):
                     await self._finish(live, BacktestStatus.FAILED, error=error)
+            ran += 1
+        return ran
 
     async def _run(self, live: _Live) -> None:
         request = live.job.request

@@ -1,7 +1,14 @@
 """The event bus: services announce what happened without knowing who listens.
 
 The interface is small on purpose (publish, subscribe) so that a Redis Streams backend
-with consumer groups can replace the in-process one without touching a service.
+with consumer groups (notify/redis_bus.py) replaces the in-process one without touching
+a service.
+
+A listener may return a *completion* (an awaitable) from its handler: the handler call
+itself only queues work, in event order, and the completion finishes when that work is
+done (the notifier: every message delivered). A durable bus acknowledges an event only
+after every completion finished; the in-process bus, which cannot replay anything, does
+not wait for them.
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ class EventType(StrEnum):
     RISK_BREACH = "risk.breach"
     SIGNAL_RECEIVED = "signal.received"
     SCAN_SIGNAL = "scan.signal"
+    SYSTEM_ALERT = "system.alert"
+    """Something is down or about to be (watchdog, health): the admins hear at once."""
+    SYSTEM_INFO = "system.info"
+    """Informational news for the admins (a restart, a job finished): sent in digests."""
 
 
 class Event(BaseModel):
@@ -38,9 +49,14 @@ class Event(BaseModel):
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     user_id: int | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = None
+    """Set by a durable bus (the stream entry id), the same on every redelivery; listeners
+    use it to recognise an event they already handled. Never part of the payload."""
 
 
-Handler = Callable[[Event], Awaitable[None]]
+Completion = Awaitable[None]
+Handler = Callable[[Event], Awaitable[Completion | None]]
+"""A listener: queues its work for ``event`` and may return a completion to wait on."""
 
 
 class EventBus(Protocol):
@@ -61,6 +77,7 @@ class InProcessBus:
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
         self._handlers: list[Handler] = []
         self._task: asyncio.Task[None] | None = None
+        self._detached: set[asyncio.Future[None]] = set()
         self.dropped = 0
 
     def subscribe(self, handler: Handler) -> None:
@@ -96,8 +113,18 @@ class InProcessBus:
             try:
                 for handler in self._handlers:
                     try:
-                        await handler(event)
+                        completion = await handler(event)
                     except Exception:
                         log.exception("event_handler_failed", event_type=event.type.value)
+                    else:
+                        self._detach(completion)
             finally:
                 self._queue.task_done()
+
+    def _detach(self, completion: Completion | None) -> None:
+        """Nothing here can replay an event, so nobody waits for a completion; a bare
+        coroutine is still run (and referenced until it ends) rather than dropped."""
+        if asyncio.iscoroutine(completion):
+            task = asyncio.ensure_future(completion)
+            self._detached.add(task)
+            task.add_done_callback(self._detached.discard)

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 import structlog
 from aiogram import Bot
@@ -69,6 +69,18 @@ class Priority(IntEnum):
     LOW = 3
 
 
+class Outcome(StrEnum):
+    """How a queued message ended, as the future returned by ``send`` reports it."""
+
+    DELIVERED = "delivered"
+    """Telegram answered 200 to every part (or to the document)."""
+    REJECTED = "rejected"
+    """Telegram refused it for good (bad request, blocked by the user): retrying is futile."""
+    ABANDONED = "abandoned"
+    """Given up without a verdict (attempts exhausted, sender stopped): worth another try
+    by whoever can replay it, such as a durable event bus."""
+
+
 @dataclass(eq=False, slots=True)
 class _Item:
     seq: int
@@ -78,6 +90,7 @@ class _Item:
     caption: str | None
     disable_notification: bool
     reply_markup: InlineKeyboardMarkup | None
+    outcome: asyncio.Future[Outcome]
     next_part: int = 0
     failures: int = 0
 
@@ -180,21 +193,27 @@ class TelegramSender:
         disable_notification: bool = False,
         reply_markup: InlineKeyboardMarkup | None = None,
         priority: Priority = Priority.HIGH,
-    ) -> None:
+    ) -> asyncio.Future[Outcome]:
         """Queue ``text`` (Telegram HTML) for ``chat_id`` and return at once.
 
         A handler must never wait on Telegram's pacing, so this only enqueues; delivery
         failures are logged and counted, not raised. Too long for one message, the text
         is split, or attached as a plain-text file when splitting would flood the chat.
         An empty text is a caller bug and raises ``ValueError``.
+
+        The returned future resolves to the message's :class:`Outcome` once it is settled;
+        callers that must know (the notifier acknowledging a durable event) await it, the
+        others ignore it. It never raises, and it is never cancelled by the sender.
         """
         visible = to_plain_text(text)
         if not visible.strip():
             raise ValueError("refusing to send a message with no visible text")
+        outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         if self._closed:
             self.dropped += 1
             log.warning("telegram_send_refused", chat_id=chat_id, reason="sender stopped")
-            return
+            outcome.set_result(Outcome.ABANDONED)
+            return outcome
         document: bytes | None = None
         caption: str | None = None
         parts = split_html(text)
@@ -211,6 +230,7 @@ class TelegramSender:
             caption=caption,
             disable_notification=disable_notification,
             reply_markup=reply_markup,
+            outcome=outcome,
         )
         chat = self._chat(self._aliases.get(chat_id, chat_id))
         heapq.heappush(chat.queue, (item.priority, item.seq, item))
@@ -226,6 +246,7 @@ class TelegramSender:
             document=document is not None,
         )
         self._wake.set()
+        return outcome
 
     async def start(self) -> None:
         if self._task is None:
@@ -252,6 +273,12 @@ class TelegramSender:
         if self._outstanding:
             log.error("telegram_messages_abandoned", count=self._outstanding)
             self.dropped += self._outstanding
+        for chat in self._chats.values():
+            items = [entry[2] for entry in chat.queue]
+            if chat.current is not None:
+                items.append(chat.current)
+            for item in items:
+                _resolve(item, Outcome.ABANDONED)
         self._outstanding = 0
         self._chats.clear()
         self._backlog.clear()
@@ -434,7 +461,7 @@ class TelegramSender:
                     error=type(error).__name__,
                     detail=self._describe(error),
                 )
-                self._finish(chat, item, delivered=False)
+                self._finish(chat, item, delivered=False, outcome=Outcome.ABANDONED)
             else:
                 delay = min(_BACKOFF_START * 2 ** (item.failures - 1), _BACKOFF_MAX)
                 chat.not_before = max(chat.not_before, now + delay)
@@ -455,7 +482,10 @@ class TelegramSender:
                 detail=self._describe(error),
                 retried=False,
             )
-            self._finish(chat, item, delivered=False)
+            # Telegram's own refusal is final; anything else (a closed session, a bug)
+            # says nothing about the message, so a durable caller may try it again.
+            verdict = Outcome.REJECTED if isinstance(error, TelegramAPIError) else Outcome.ABANDONED
+            self._finish(chat, item, delivered=False, outcome=verdict)
         self._requeue(chat)
         self._wake.set()
 
@@ -495,13 +525,17 @@ class TelegramSender:
         chat.queue.clear()
         self._requeue(target)
 
-    def _finish(self, chat: _Chat, item: _Item, *, delivered: bool) -> None:
+    def _finish(
+        self, chat: _Chat, item: _Item, *, delivered: bool, outcome: Outcome = Outcome.REJECTED
+    ) -> None:
         if chat.current is item:
             chat.current = None
         if delivered:
             self.sent += 1
+            _resolve(item, Outcome.DELIVERED)
         else:
             self.dropped += 1
+            _resolve(item, outcome)
         self._outstanding -= 1
         if self._outstanding <= 0:
             self._outstanding = 0
@@ -514,3 +548,9 @@ class TelegramSender:
         if self._token:
             detail = detail.replace(self._token, "***")
         return detail[:300]
+
+
+def _resolve(item: _Item, outcome: Outcome) -> None:
+    # Whoever awaited may have been cancelled (and its future with it): that is theirs.
+    if not item.outcome.done():
+        item.outcome.set_result(outcome)

@@ -261,3 +261,18 @@ scan_results = Table(
     Index("ix_scan_results_scan_id", "scan_id"),
     Index("ix_scan_results_symbol_timeframe", "symbol", "timeframe", "scan_id"),
 )
+
+
+# -- watchdog --------------------------------------------------------------------------------
+
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    # "main" (the trading process), "watchdog:<id>" (each watchdog) and "watchdog.lease"
+    # (who may act: one watchdog at a time kills and cancels).
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("beat_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("detail", Text, nullable=True),
+)

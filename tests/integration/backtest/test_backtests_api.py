@@ -84,6 +84,10 @@ async def test_submit_poll_and_read_the_result(app: LiveApp) -> None:
         assert chart.headers["content-type"] == "image/png"
         assert chart.content.startswith(b"\x89PNG")
 
+        jobs = {j["name"]: j for j in (await client.get("/api/v1/jobs")).json()}
+        assert jobs["backtests"]["runs"] >= 1  # queued runs are one of the app's jobs
+        assert jobs["backtests"]["last_outcome"] == "ok"
+
 
 @pytest.mark.parametrize(
     ("change", "code"),
