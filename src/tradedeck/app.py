@@ -29,8 +29,9 @@ from tradedeck.config import Settings, describe_error
 from tradedeck.domain.errors import InvalidInput
 from tradedeck.ops.http_metrics import RequestMetricsMiddleware
 from tradedeck.ops.metrics import Metrics
-from tradedeck.sandbox.app import mount_sandbox
+from tradedeck.sandbox.app import DEFAULT_USER_ID, DEFAULT_USER_NAME, mount_sandbox
 from tradedeck.sandbox.emulator import BotApiEmulator
+from tradedeck.sandbox.models import SandboxUser
 from tradedeck.services import Services, start_services
 
 
@@ -105,6 +106,9 @@ def create_app(settings: Settings | None = None, *, start_feed: bool = True) -> 
     app.include_router(scan_routes.router)
     if emulator is not None:
         emulator.default_token = SANDBOX_TOKEN
+        # The web chat's user has "started" the bot, so pushes before the page is opened
+        # (a fill, a scan signal) wait in the chat instead of failing as "chat not found".
+        emulator.user_opened(SANDBOX_TOKEN, SandboxUser(DEFAULT_USER_ID, DEFAULT_USER_NAME))
         mount_sandbox(app, emulator, "/sandbox")
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     app.add_middleware(TelegramWebhook, metrics=metrics)  # outermost: the hot path

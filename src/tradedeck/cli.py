@@ -284,6 +284,32 @@ def scan(
         typer.echo(f"tradedeck: {advice}", err=True)
 
 
+@app.command()
+def watchdog(
+    status: Annotated[
+        bool,
+        typer.Option("--status", help="print the watchdog's health; exit 0 healthy, 1 not"),
+    ] = False,
+    once: Annotated[bool, typer.Option("--once", help="run one check and exit")] = False,
+) -> None:
+    """Guard `tradedeck run` from a process of its own: halt trading and cancel every open
+    order when its heartbeat stops, the daily drawdown limit is reached or orders are
+    rejected in bursts, then alert the admins on Telegram. It never places orders."""
+    from tradedeck.ops.logging import configure_logging
+    from tradedeck.watchdog.process import run_watchdog, watchdog_status
+
+    settings = load_settings()
+    if status:
+        report = asyncio.run(watchdog_status(settings))
+        for line in report.lines():
+            typer.echo(line)
+        raise typer.Exit(0 if report.healthy else 1)
+    configure_logging(settings.log_level, json=settings.log_json)
+    action = asyncio.run(run_watchdog(settings, once=once))
+    if once:
+        typer.echo(action.describe() if action else "all clear")
+
+
 def _at_least_warning(level: str) -> str:
     return level if level in ("ERROR", "CRITICAL") else "WARNING"
 

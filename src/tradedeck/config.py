@@ -120,6 +120,26 @@ class Settings(BaseSettings):
     telegram_admins: Annotated[list[int], NoDecode] = Field(default_factory=list)
     trades_per_minute: int = Field(default=5, ge=1)
     commands_per_minute: int = Field(default=30, ge=1)
+    telegram_admin_chat: int | None = Field(
+        default=None,
+        description="chat id of the admin channel for security events (unknown users, "
+        "rate-limit breaches, kill switch); unset = every admin's private chat",
+    )
+
+    # Notifications: critical and high priority are sent at once; medium (scanner signals)
+    # and low (informational) are sent as one digest per chat per window. With REDIS_URL
+    # set, events go through a Redis stream read by a consumer group (at least once).
+    notify_medium_interval_seconds: float = Field(default=300.0, gt=0)
+    notify_low_interval_seconds: float = Field(default=1800.0, gt=0)
+    notify_stream: str = Field(default="tradedeck:events", min_length=1)
+    notify_stream_maxlen: int = Field(default=100_000, ge=100)
+    notify_consumer: str | None = Field(
+        default=None, description="consumer name in the group; default the host name"
+    )
+    notify_claim_idle_seconds: float = Field(
+        default=60.0, gt=0, description="pending events idle this long are taken over"
+    )
+    notify_dedup_ttl_seconds: float = Field(default=172_800.0, gt=0)
 
     # Signal webhook
     signal_secret: SecretStr | None = None
@@ -284,7 +304,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
-    @field_validator("watchdog_telegram_token", "watchdog_id", mode="before")
+    @field_validator(
+        "watchdog_telegram_token",
+        "watchdog_id",
+        "telegram_admin_chat",
+        "notify_consumer",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -23,10 +23,12 @@ from tradedeck.jobs.service import JobsService
 from tradedeck.marketdata.catalog import load_bundled_catalog
 from tradedeck.marketdata.service import MarketDataService
 from tradedeck.notify.events import EventBus, InProcessBus
+from tradedeck.notify.redis_bus import RedisStreamsBus
 from tradedeck.ops.metrics import Metrics
 from tradedeck.security.oneshot import MemoryOneShotStore, OneShotStore, RedisOneShotStore
 from tradedeck.security.users import UserService
 from tradedeck.storage.db import make_engine, upgrade
+from tradedeck.storage.heartbeats import make_heartbeats
 from tradedeck.storage.kv import make_kv_store
 from tradedeck.storage.repository import Repository
 from tradedeck.storage.scans import ScanStore
@@ -39,6 +41,7 @@ from tradedeck.trading.portfolio import PortfolioService
 from tradedeck.trading.risk import RiskEngine, RiskLimits
 from tradedeck.trading.signals import SignalService
 from tradedeck.trading.valuation import Valuator
+from tradedeck.watchdog.heartbeat import HeartbeatWriter
 
 log = structlog.get_logger(__name__)
 
@@ -63,8 +66,11 @@ class Services:
     jobs: JobsService
     charts: ChartService
     backtests: BacktestService
+    heartbeat: HeartbeatWriter | None = None  # for the watchdog; started last, stopped first
 
     async def stop(self) -> None:
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()
         await self.backtests.stop()
         await self.charts.stop()
         await self.jobs.scheduler.stop()
@@ -140,6 +146,20 @@ def schedule_jobs(settings: Settings, scheduler: Scheduler, scanner: Scanner) ->
     scheduler.add("scans.prune", 3600.0, scanner.prune, initial_delay=60.0)
 
 
+def build_bus(settings: Settings) -> EventBus:
+    """Redis Streams with a consumer group when Redis is configured (events survive a
+    restart and reach exactly one replica's notifier), else the in-process bus."""
+    if not settings.redis_url:
+        return InProcessBus()
+    return RedisStreamsBus.from_url(
+        settings.redis_url,
+        stream=settings.notify_stream,
+        consumer=settings.notify_consumer,
+        maxlen=settings.notify_stream_maxlen,
+        claim_idle=settings.notify_claim_idle_seconds,
+    )
+
+
 async def open_repository(settings: Settings) -> Repository:
     """The database, migrated to the latest schema (the CLI needs only this much)."""
     engine = make_engine(settings.resolved_database_url)
@@ -155,7 +175,7 @@ async def start_services(
     repository = await open_repository(settings)
     stack: list[Any] = []
     try:
-        bus = InProcessBus()
+        bus = build_bus(settings)
         metrics = metrics or Metrics()
         oneshot: OneShotStore = (
             RedisOneShotStore.from_url(settings.redis_url)
@@ -248,6 +268,13 @@ async def start_services(
         await marketdata.start(orders, risk, valuator, kill_switch, run_feed=start_feed)
         if start_feed:  # a market standing still (tests) runs its jobs by hand only
             await scheduler.start()
+        services.heartbeat = HeartbeatWriter(
+            make_heartbeats(repository.engine, settings.redis_url),
+            kill_switch,
+            orders,
+            interval=settings.heartbeat_interval_seconds,
+        )
+        await services.heartbeat.start()
         return services
     except BaseException:
         for item in reversed(stack):

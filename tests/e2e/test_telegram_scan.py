@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ADMIN
 from tests.e2e.conftest import ALICE, ROOT, VIC, BotWorld, labels, make_world
-from tests.integration.scanner.history import store_candles
+from tests.integration.scanner.history import clear_candles, store_candles
 from tradedeck.marketdata.catalog import load_bundled_catalog
 
 FIVE_MINUTE = [b.symbol for b in load_bundled_catalog() if b.timeframe == "5m"]
@@ -24,11 +24,15 @@ async def stop(world: BotWorld) -> None:
 
 @pytest.fixture
 async def every_market(tmp_path: Path) -> AsyncIterator[BotWorld]:
-    """All twelve bundled markets; the ten 5m ones have history, the other two do not."""
+    """All twelve bundled markets; the ten 5m ones have history, the other two one candle."""
     world = await make_world(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", markets=[])
     try:
+        repo = world.services.repository
+        await clear_candles(repo, [*FIVE_MINUTE, "BTC/USD", "BTC/USDT"])
         for symbol in FIVE_MINUTE:
-            await store_candles(world.services.repository, symbol, 0, 300)
+            await store_candles(repo, symbol, 0, 300)
+        for symbol in ("BTC/USD", "BTC/USDT"):
+            await store_candles(repo, symbol, 0, 1)
         yield world
     finally:
         await stop(world)

@@ -162,6 +162,18 @@ async def test_unknown_chat_and_strangers_are_refused(
         await bot.send_message(alice_chat, "hello")
 
 
+async def test_a_user_who_opened_the_bot_can_be_written_to_first(
+    bot: Bot, emulator: BotApiEmulator
+) -> None:
+    with pytest.raises(TelegramForbiddenError):
+        await emulator.user_sends("987654321:another-bot-token", BOB, "/start")
+        await bot.send_message(BOB.id, "fill")
+    emulator.user_opened(TOKEN, BOB)
+    sent = await bot.send_message(BOB.id, "your order filled")
+    assert [m.text for m in emulator.messages(TOKEN, BOB.id)] == ["your order filled"]
+    assert sent.chat.id == BOB.id
+
+
 async def test_edit_text_then_not_modified(
     bot: Bot, emulator: BotApiEmulator, alice_chat: int
 ) -> None:

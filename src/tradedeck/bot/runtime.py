@@ -38,8 +38,10 @@ from tradedeck.bot.routers import build_router
 from tradedeck.bot.session import JsonAiohttpSession
 from tradedeck.config import Settings
 from tradedeck.domain.roles import Role
+from tradedeck.notify.ledger import RedisDeliveryLedger
 from tradedeck.notify.notifier import Notifier
-from tradedeck.notify.sender import TelegramSender
+from tradedeck.notify.redis_bus import RedisStreamsBus
+from tradedeck.notify.sender import Priority, TelegramSender
 from tradedeck.security.audit import AuditTrail
 from tradedeck.security.confirmations import ConfirmationService
 from tradedeck.security.oneshot import GroupClaimer
@@ -146,7 +148,25 @@ class TelegramRuntime:
         self.bot = self._bot(retry=True)
         self._sender_bot = self._bot(retry=False)
         sender = TelegramSender(self._sender_bot)
-        notifier = Notifier(services.bus, sender, repo)
+        bus = services.bus
+        notifier = Notifier(
+            bus,
+            sender,
+            repo,
+            batch_intervals={
+                Priority.MEDIUM: settings.notify_medium_interval_seconds,
+                Priority.LOW: settings.notify_low_interval_seconds,
+            },
+            # Only a durable bus redelivers, so only it needs the record of deliveries.
+            ledger=RedisDeliveryLedger(
+                bus.client,
+                prefix=f"{bus.stream}:sent:",
+                ttl=settings.notify_dedup_ttl_seconds,
+            )
+            if isinstance(bus, RedisStreamsBus)
+            else None,
+            admin_chat=settings.telegram_admin_chat,
+        )
         audit = AuditTrail(repo)
         self.deps = BotDeps(
             services=services,

@@ -3,22 +3,30 @@
 Services publish facts (an order filled, the kill switch tripped) without knowing who
 listens; this is the one place deciding who hears about what, how loudly, and in what
 words, so the bot's /settings screen and the messages can never disagree.
+
+Priorities decide *when*: critical (kill switch, risk) and high (fills, orders) go to
+the sender at once; medium (scanner signals) and low (informational) wait in per-chat
+digests (notify/batching.py). For a durable bus, ``handle`` returns a completion that
+ends once every message of the event got Telegram's 200, and a ledger of (event, chat)
+deliveries lets a redelivered event skip the chats it already reached.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
-from aiogram.types import InlineKeyboardMarkup
 
 from tradedeck.domain.money import fmt, from_float
 from tradedeck.domain.roles import Role
-from tradedeck.notify.events import Event, EventBus, EventType
-from tradedeck.notify.sender import Priority
+from tradedeck.notify.batching import Batcher
+from tradedeck.notify.events import Completion, Event, EventBus, EventType
+from tradedeck.notify.ledger import DeliveryLedger
+from tradedeck.notify.sender import MessageSender, Outcome, Priority
 from tradedeck.notify.text import escape
 from tradedeck.storage.repository import Repository, User
 
@@ -71,30 +79,24 @@ _PRIORITY_BY_GROUP: dict[str, Priority] = {
     "rejections": Priority.HIGH,
     "kill_switch": Priority.CRITICAL,
     "risk": Priority.CRITICAL,
-    "scan": Priority.LOW,
+    "scan": Priority.MEDIUM,
 }
+
+ADMIN_EVENTS: dict[EventType, Priority] = {
+    EventType.SYSTEM_ALERT: Priority.CRITICAL,
+    EventType.SYSTEM_INFO: Priority.LOW,
+}
+"""Events for the admins alone (the admin channel when there is one), whatever their
+levels: like security reports, the platform's health is not a preference."""
+
+SECURITY_GROUPS = frozenset({"kill_switch"})
+"""Groups whose events also go to the admin channel, when one is configured."""
 
 _ID_CHARS = 8
 
 
-class MessageSender(Protocol):
-    """What the notifier needs from :class:`~tradedeck.notify.sender.TelegramSender`."""
-
-    async def send(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        disable_notification: bool = False,
-        reply_markup: InlineKeyboardMarkup | None = None,
-        priority: Priority = Priority.HIGH,
-    ) -> None: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def join(self) -> None: ...
+class Undelivered(Exception):
+    """An event's messages did not all get through; a durable bus keeps it for replay."""
 
 
 class Notifier:
@@ -114,9 +116,16 @@ class Notifier:
         *,
         cache_ttl: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        batch_intervals: Mapping[Priority, float] | None = None,
+        ledger: DeliveryLedger | None = None,
+        admin_chat: int | None = None,
     ) -> None:
         self._bus = bus
         self._sender = sender
+        self._batcher = Batcher(sender, batch_intervals or {})
+        self._ledger = ledger
+        self._admin_chat = admin_chat
+        self._settling: set[asyncio.Task[None]] = set()
         self._repo = repository
         self._cache_ttl = cache_ttl
         self._clock = clock
@@ -133,17 +142,33 @@ class Notifier:
             self._bus.subscribe(self.handle)
             self._subscribed = True
         await self._sender.start()
+        await self._batcher.start()
 
     async def stop(self) -> None:
-        """Ignore further events and drain the sender: the notifier is its main producer,
-        so whoever stops notifications also wants what is queued delivered first."""
+        """Ignore further events, send the digests held and drain the sender: the notifier
+        is its main producer, so whoever stops notifications wants what is queued out."""
         self._stopped = True
+        await self._batcher.stop()
         await self._sender.stop()
+        if self._settling:
+            await asyncio.gather(*list(self._settling), return_exceptions=True)
 
     async def join(self) -> None:
         """Wait until every notification queued so far was sent or given up (tests, and a
-        shutdown that wants the last alerts out before the process ends)."""
+        shutdown that wants the last alerts out before the process ends); digests still
+        inside their window are not waited for (see :meth:`flush`)."""
         await self._sender.join()
+        if self._settling:
+            await asyncio.gather(*list(self._settling), return_exceptions=True)
+
+    async def flush(self) -> None:
+        """Send every digest now, ahead of its window."""
+        await self._batcher.flush()
+
+    @property
+    def batched(self) -> int:
+        """Notifications waiting in digests."""
+        return self._batcher.pending
 
     def invalidate(self, user_id: int | None = None) -> None:
         """Forget cached levels (of one user, or all and the user list)."""
@@ -153,18 +178,45 @@ class Notifier:
         else:
             self._levels.pop(user_id, None)
 
-    async def handle(self, event: Event) -> None:
+    async def handle(self, event: Event) -> Completion | None:
         """Bus listener: queue the event's message for each recipient at their level.
 
-        It only enqueues, so a slow Telegram never holds up the bus's other listeners.
+        It only enqueues, so a slow Telegram never holds up the bus's other listeners,
+        and returns a completion (``None`` when nothing was queued) that ends once every
+        message got through and raises :class:`Undelivered` if one was abandoned. A
+        chat the ledger says already received this event is skipped.
         """
+        if self._stopped:
+            # A durable bus must keep the event for whoever runs next, not acknowledge it.
+            return _refuse(event) if event.id else None
         group = GROUP_BY_EVENT.get(event.type)
-        if group is None or self._stopped:
-            return
+        if event.type in ADMIN_EVENTS:
+            priority = ADMIN_EVENTS[event.type]
+            targets = [(chat, False) for chat in await self._admin_chats()]
+        elif group is not None:
+            priority = _PRIORITY_BY_GROUP[group]
+            targets = await self._targets(event, group)
+        else:
+            return None
         text = render(event)
-        priority = _PRIORITY_BY_GROUP[group]
+        queued: list[tuple[int, asyncio.Future[Outcome] | None]] = []
+        for chat_id, silent in targets:
+            if event.id and self._ledger and await self._ledger.delivered(event.id, chat_id):
+                continue
+            queued.append((chat_id, await self._queue(chat_id, text, silent, priority)))
+        log.debug("notification_queued", event_type=event.type.value, chats=len(queued))
+        if not queued:
+            return None
+        task = asyncio.create_task(self._settle(event, queued))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+        return task
+
+    async def _targets(self, event: Event, group: str) -> list[tuple[int, bool]]:
+        """(chat id, silent) for each chat that hears about ``event``."""
         users = await self._telegram_users(must_include=event.user_id)
         chosen = everyone(users) if group in BROADCAST_GROUPS else recipients(users, event.user_id)
+        targets: list[tuple[int, bool]] = []
         for user in chosen:
             level = await self._level(user, group)
             if group == "kill_switch" and user.role is Role.ADMIN and level == "off":
@@ -172,20 +224,58 @@ class Notifier:
             if level == "off":
                 continue
             assert user.telegram_id is not None
-            await self._sender.send(
-                user.telegram_id,
-                text,
-                disable_notification=level == "silent",
-                priority=priority,
-            )
-        log.debug("notification_queued", event_type=event.type.value, group=group)
+            targets.append((user.telegram_id, level == "silent"))
+        channel = self._admin_chat
+        if group in SECURITY_GROUPS and channel is not None and channel not in dict(targets):
+            targets.append((channel, False))
+        return targets
+
+    async def _queue(
+        self, chat_id: int, text: str, silent: bool, priority: Priority
+    ) -> asyncio.Future[Outcome] | None:
+        if self._batcher.batches(priority):
+            return self._batcher.add(chat_id, text, silent=silent, priority=priority)
+        return await self._sender.send(
+            chat_id, text, disable_notification=silent, priority=priority
+        )
+
+    async def _settle(
+        self, event: Event, queued: Sequence[tuple[int, asyncio.Future[Outcome] | None]]
+    ) -> None:
+        """Wait for each message's outcome and record deliveries as they happen: the
+        sooner a delivery is on record, the smaller the window for a repeat."""
+
+        async def one(chat_id: int, outcome: asyncio.Future[Outcome] | None) -> Outcome:
+            result = Outcome.DELIVERED if outcome is None else await outcome
+            if result is Outcome.DELIVERED and event.id and self._ledger is not None:
+                await self._ledger.mark(event.id, chat_id)
+            return result
+
+        results = await asyncio.gather(*(one(chat, outcome) for chat, outcome in queued))
+        abandoned = [
+            chat
+            for (chat, _), result in zip(queued, results, strict=True)
+            if result is Outcome.ABANDONED
+        ]
+        if abandoned:
+            raise Undelivered(f"{event.type.value}: not delivered to {len(abandoned)} chat(s)")
 
     async def notify_admins(self, text: str, priority: Priority = Priority.HIGH) -> None:
-        """Send ``text`` (Telegram HTML, already escaped by the caller) to every admin,
-        whatever their levels: security reports are not a preference."""
+        """Send ``text`` (Telegram HTML, already escaped by the caller) to the admin channel
+        when one is configured, else to every admin's private chat, whatever their levels:
+        security reports (unknown users, rate-limit breaches) are not a preference."""
+        for chat_id in await self._admin_chats():
+            await self._queue(chat_id, text, False, priority)
+
+    async def _admin_chats(self) -> list[int]:
+        if self._admin_chat is not None:
+            return [self._admin_chat]
+        chats: list[int] = []
         for user in await self._telegram_users():
-            if user.role is Role.ADMIN and user.telegram_id is not None:
-                await self._sender.send(user.telegram_id, text, priority=priority)
+            chat = user.telegram_id
+            if user.role is Role.ADMIN and chat is not None and chat not in chats:
+                chats.append(chat)
+        return chats
 
     async def _telegram_users(self, must_include: int | None = None) -> list[User]:
         """Active users on Telegram, cached; a user the cache does not know yet (one who
@@ -218,6 +308,10 @@ class Notifier:
         default = default_level(group, user.role)
         level = levels.get(group, default)
         return level if level in LEVELS else default
+
+
+async def _refuse(event: Event) -> None:
+    raise Undelivered(f"{event.type.value}: the notifier is stopped")
 
 
 def default_level(group: str, role: Role) -> str:
@@ -286,8 +380,20 @@ def render(event: Event) -> str:
             if data.get("symbol"):
                 text += f" on {escape(data['symbol'])}"
             return text + (f"\n{escape(reason)}" if reason else "")
+        case EventType.SYSTEM_ALERT | EventType.SYSTEM_INFO:
+            return _system(event.type, data)
         case _:
             return f"ℹ️ {escape(event.type.value)}"
+
+
+def _system(event_type: EventType, data: Mapping[str, Any]) -> str:
+    alert = event_type is EventType.SYSTEM_ALERT
+    title = data.get("title") or ("System alert" if alert else "System")
+    line = f"{'🚨' if alert else 'ℹ️'} <b>{escape(title)}</b>"
+    if data.get("component"):
+        line += f" · {escape(data['component'])}"
+    message = data.get("message") or data.get("detail")
+    return line + (f"\n{escape(message)}" if message else "")
 
 
 def _scan_signal(data: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import Protocol
 
 import structlog
 from aiogram import Bot
@@ -79,6 +80,30 @@ class Outcome(StrEnum):
     ABANDONED = "abandoned"
     """Given up without a verdict (attempts exhausted, sender stopped): worth another try
     by whoever can replay it, such as a durable event bus."""
+
+
+class MessageSender(Protocol):
+    """What the notifier needs from :class:`TelegramSender` (tests pass simpler fakes).
+
+    ``send`` may return the outcome future; a sender returning ``None`` is taken at its
+    word that the message went out.
+    """
+
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        disable_notification: bool = False,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        priority: Priority = Priority.HIGH,
+    ) -> asyncio.Future[Outcome] | None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def join(self) -> None: ...
 
 
 @dataclass(eq=False, slots=True)
@@ -327,12 +352,23 @@ class TelegramSender:
         return due
 
     def _global_due(self, now: float) -> float:
+        """When the next request may start under the overall limit.
+
+        Telegram counts requests as they arrive, which is some time after they leave
+        here; counting each one from its answer instead (and a request in the air as
+        taking a slot until then) errs on the safe side of any latency, so a burst that
+        left together can never meet the next second's burst inside Telegram's window.
+        """
         window = self._global_window
         while window and window[0] <= now - _GLOBAL_WINDOW:
             window.popleft()
         due = self._global_pause_until
-        if len(window) >= self._global_per_second:
-            due = max(due, window[-self._global_per_second] + _GLOBAL_WINDOW)
+        busy = len(window) + len(self._deliveries)
+        if busy >= self._global_per_second:
+            # The slot that frees first: the oldest answer still in the window. With every
+            # slot in the air, none frees before an answer, which wakes the scheduler.
+            index = busy - self._global_per_second
+            due = max(due, window[index] + _GLOBAL_WINDOW if index < len(window) else math.inf)
         return due
 
     def _dispatch(self, now: float) -> float | None:
@@ -342,6 +378,8 @@ class TelegramSender:
             if len(self._deliveries) >= self._max_in_flight:
                 return None
             global_due = self._global_due(now)
+            if global_due == math.inf:
+                return None
             if global_due > now:
                 return global_due - now
             best: _Chat | None = None
@@ -366,7 +404,6 @@ class TelegramSender:
         item = chat.take()
         chat.in_flight = True
         self._backlog.discard(chat.chat_id)
-        self._global_window.append(now)
         task = asyncio.create_task(self._deliver(chat, item))
         self._deliveries.add(task)
         task.add_done_callback(self._delivery_done)
@@ -439,6 +476,7 @@ class TelegramSender:
         # message, so the next one cannot reach it sooner than the interval.
         now = self._clock()
         chat.in_flight = False
+        self._global_window.append(now)
         chat.not_before = now + self._per_chat_interval
         if chat.is_group:
             chat.window.append(now)

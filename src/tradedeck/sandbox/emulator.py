@@ -97,6 +97,14 @@ class BotApiEmulator:
 
     # -- users acting --------------------------------------------------------------------------
 
+    def user_opened(self, token: str, user: SandboxUser) -> None:
+        """``user`` has a private chat with the bot (as after pressing Start once), so the
+        bot may write first: the sandbox's own user sees pushes that arrived before the
+        web chat was opened instead of the bot being told "chat not found"."""
+        bot = self._bot(token)
+        self._core.users[user.id] = user
+        self._chat_of(bot, user, None)
+
     async def user_sends(
         self, token: str, user: SandboxUser, text: str, *, chat_id: int | None = None
     ) -> int:

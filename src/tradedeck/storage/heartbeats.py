@@ -25,8 +25,8 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradedeck.domain.orders import OrderStatus
 from tradedeck.domain.money import from_float
+from tradedeck.domain.orders import OrderStatus
 from tradedeck.storage import models as m
 from tradedeck.storage.redis_client import RedisBacked
 
@@ -179,7 +179,7 @@ class RedisHeartbeats(RedisBacked):
         if await self._redis.set(key, owner, nx=True, px=ms):
             return True
         # Renew only our own lease: compare and extend in one server-side step.
-        renewed = await self._redis.eval(_RENEW, 1, key, owner, ms)  # type: ignore[misc]
+        renewed = await self._redis.eval(_RENEW, 1, key, owner, ms)
         return bool(renewed)
 
 
@@ -248,9 +248,7 @@ class WatchdogQueries:
         """Each stored market's latest close (the candles the trading process recorded)."""
         c = m.candles.c
         latest = (
-            select(c.symbol, func.max(c.opened_at).label("opened_at"))
-            .group_by(c.symbol)
-            .subquery()
+            select(c.symbol, func.max(c.opened_at).label("opened_at")).group_by(c.symbol).subquery()
         )
         query = select(c.symbol, c.close).join(
             latest, (latest.c.symbol == c.symbol) & (latest.c.opened_at == c.opened_at)

@@ -1,9 +1,8 @@
 """Candle history for chart tests: what the candle store holds once the replay has run.
 
-A fresh app has stored only the first replayed candle (the replay starts at the beginning
-of its recording, so there is nothing before it yet). These helpers store the previous lap's
-last candles right before it, as the replay would have played them, so a chart test sees a
-market with real history: the same prices, a continuous clock.
+A fresh app starts with the history its first start stores; these helpers store more of the
+previous lap's candles right before the current one, as the replay would have played them,
+so a chart test decides how much history a market has: the same prices, a continuous clock.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import LiveApp
 from tests.integration.charts.history import seed_history
+from tests.integration.scanner.history import clear_candles
 
 pytestmark = pytest.mark.asyncio
 
@@ -90,7 +91,8 @@ async def test_bad_requests_are_json_errors(
 
 
 async def test_market_without_history_is_not_found(live: LiveApp) -> None:
-    """A fresh app has stored one candle per market: no chart to draw yet, said plainly."""
+    """A market with no stored candles (its history pruned away): no chart, said plainly."""
+    await clear_candles(live.services.repository, ["LTC/BTC"])
     token = await live.token("vic", "viewer")
     async with live.client(token) as api:
         response = await api.get("/api/v1/charts/LTC-BTC.png")

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Response
 
 from tradedeck import __version__
 from tradedeck.api.deps import ServicesDep
+from tradedeck.services import Services
+from tradedeck.watchdog.status import alive_within
 
 router = APIRouter(tags=["health"])
 
@@ -18,6 +20,22 @@ async def healthz(services: ServicesDep) -> dict[str, object]:
         "exchange": "paper",
         "kill_switch_active": services.kill_switch.active,
         "markets": len(services.orders.exchange.markets),
+        "watchdog": _watchdog(services),
+    }
+
+
+def _watchdog(services: Services) -> dict[str, object]:
+    """Whether a watchdog guards this process, from the newest watchdog beat the heartbeat
+    writer saw (it looks every beat, so the answer lags by at most one heartbeat)."""
+    writer = services.heartbeat
+    beat = writer.watchdog if writer is not None else None
+    if writer is None or beat is None:
+        return {"alive": False, "last_seen_seconds": None, "id": None}
+    age = beat.age()
+    return {
+        "alive": age <= alive_within(beat) + writer.interval,
+        "last_seen_seconds": round(age, 1),
+        "id": beat.owner,
     }
 
 
