@@ -7,6 +7,7 @@ check what Telegram would have received: the emulator's messages and its call lo
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.conftest import Served, bound_socket
 from tradedeck.domain.roles import Role
@@ -34,12 +36,47 @@ TOKEN = "424242:notify-pipeline-test"
 FIRST_CHAT = 7000
 
 
+class Gate:
+    """ASGI in front of the sandbox: lets ``limit`` sendMessage calls through, then holds
+    the next ones unanswered, as requests in the air when a notifier dies, until released.
+
+    A held request never reaches the emulator; once released it is answered 502 (its
+    caller is gone by then) and everything after passes again.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.limit: int | None = None
+        self.forwarded = 0
+        self.holding = asyncio.Event()
+        self.released = asyncio.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gated = (
+            scope["type"] == "http"
+            and str(scope.get("path", "")).endswith("/sendMessage")
+            and self.limit is not None
+            and not self.released.is_set()
+        )
+        if gated:
+            if self.forwarded >= (self.limit or 0):
+                self.holding.set()
+                await self.released.wait()
+                await send({"type": "http.response.start", "status": 502, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            self.forwarded += 1
+        await self.app(scope, receive, send)
+
+
 @dataclass
 class Pipeline:
     emulator: BotApiEmulator
     sandbox: Served
     repo: Repository
     users: list[User]
+    gate: Gate
+    database_url: str
 
     def bot(self) -> Bot:
         """A fresh Bot (its own HTTP session), as a new process would have."""
@@ -133,9 +170,11 @@ async def pipeline(
     tmp_path: Path, users: int, *, limits: FloodLimits | None = None
 ) -> AsyncIterator[Pipeline]:
     emulator = BotApiEmulator(limits=limits)
-    sandbox = Served(create_sandbox_app(emulator), bound_socket())
+    gate = Gate(create_sandbox_app(emulator))
+    sandbox = Served(gate, bound_socket())
     await sandbox.start()
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'notify-pipeline.db'}")
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'notify-pipeline.db'}"
+    engine = make_engine(database_url)
     await upgrade(engine)
     repo = Repository(engine)
     created: list[User] = []
@@ -146,7 +185,8 @@ async def pipeline(
                 await repo.create_user(f"trader{i}", Role.TRADER, chat, f"{i:064d}", f"td_{i}")
             )
             await emulator.user_sends(TOKEN, SandboxUser(chat, f"Trader {i}"), "/start")
-        yield Pipeline(emulator, sandbox, repo, created)
+        yield Pipeline(emulator, sandbox, repo, created, gate, database_url)
     finally:
+        gate.released.set()
         await sandbox.stop()
         await engine.dispose()
