@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import re
 import socket
 import statistics
@@ -29,6 +30,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import structlog
 import uvicorn
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -49,7 +51,7 @@ from tradedeck.storage.repository import Repository, User
 
 TOKEN = "777001:bench-notify-token"
 FIRST_CHAT = 20_000
-_MARK = re.compile(r"ord(\d{8})")
+_MARK = re.compile(r"(?:ref ord|<code>)(\d{8})")
 
 
 def free_socket() -> socket.socket:
@@ -98,7 +100,7 @@ def event(user: User, mark: int) -> Event:
     return Event(
         type=EventType.ORDER_FILLED,
         user_id=user.id,
-        data={"symbol": "ETH/BTC", "side": "buy", "filled": "0.5", "order_id": f"ord{mark:08d}"},
+        data={"symbol": "ETH/BTC", "side": "buy", "filled": "0.5", "order_id": f"{mark:08d}"},
     )
 
 
@@ -177,6 +179,8 @@ async def redis_reachable(url: str) -> bool:
 
 
 async def main(seconds: float, redis_url: str) -> None:
+    # Per-message debug lines on stdout would be most of what is measured.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     emulator = BotApiEmulator(limits=FloodLimits(enabled=False))
     arrivals = Arrivals(emulator)
     sock = free_socket()

@@ -27,9 +27,10 @@ class Trigger:
 def heartbeat_trigger(beat: Beat | None, now: datetime, timeout: float) -> Trigger | None:
     """A trading process whose last beat is older than ``timeout`` seconds is dead or hung.
 
-    No beat at all means it never ran against this store: nothing to guard yet.
+    No beat at all means it never ran against this store: nothing to guard yet; a last
+    beat marked ``stopped`` means it was stopped on purpose and nothing is trading.
     """
-    if beat is None:
+    if beat is None or beat.detail.get("stopped"):
         return None
     age = beat.age(now)
     if age <= timeout:

@@ -9,6 +9,10 @@ The watchdog gives it ``TRADEDECK_WATCHDOG_CANCEL_GRACE_SECONDS`` to do so befor
 cancels them in the database directly.
 
 It also remembers the newest watchdog beat it saw, which the health endpoint shows.
+
+A clean stop (SIGTERM, a deploy) writes a last beat marked ``stopped``: the watchdog then
+knows nobody is trading and leaves the kill switch alone, so a planned restart does not
+need an admin to resume. A crash or SIGKILL writes nothing, and the beat goes stale.
 """
 
 from __future__ import annotations
@@ -59,6 +63,10 @@ class HeartbeatWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        try:
+            await self.store.beat(MAIN, self.owner, {"pid": os.getpid(), "stopped": True})
+        except Exception:  # the store may be what failed; the beat then just goes stale
+            log.warning("heartbeat_stop_not_recorded", exc_info=True)
         await self.store.close()
 
     async def beat_once(self) -> None:

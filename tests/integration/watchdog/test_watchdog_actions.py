@@ -21,7 +21,7 @@ from tradedeck.sandbox.app import create_sandbox_app
 from tradedeck.sandbox.emulator import BotApiEmulator, FloodLimits
 from tradedeck.sandbox.models import SandboxUser
 from tradedeck.storage.db import make_engine
-from tradedeck.storage.heartbeats import DatabaseHeartbeats
+from tradedeck.storage.heartbeats import MAIN, DatabaseHeartbeats
 from tradedeck.storage.repository import Repository
 from tradedeck.watchdog.alerts import AdminAlerts
 from tradedeck.watchdog.runner import Watchdog, bundled_markets
@@ -118,6 +118,16 @@ def minute_later() -> datetime:
     return datetime.now(UTC) + timedelta(seconds=60)
 
 
+async def crash(live: LiveApp, settings: Settings) -> None:
+    """Stop the app as a crash leaves it: its last beat an ordinary one, not "stopped"."""
+    await live.stop()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        await DatabaseHeartbeats(engine).beat(MAIN, "crashed", {"pid": 1})
+    finally:
+        await engine.dispose()
+
+
 async def test_dead_process_gets_kill_switch_cancels_and_an_alert(
     settings: Settings, sandbox: Sandbox
 ) -> None:
@@ -126,7 +136,7 @@ async def test_dead_process_gets_kill_switch_cancels_and_an_alert(
     async with live.client(token) as api:
         before = {b["asset"]: b for b in (await api.get("/api/v1/balance")).json()["balances"]}
     assert Decimal(before["BTC"]["reserved"]) > 0
-    await live.stop()  # the trading process is gone; its last beat ages from here
+    await crash(live, settings)  # the trading process is gone; its last beat ages from here
 
     async with Guard(settings, "w1", clock=minute_later) as guard:
         action = await guard.watchdog.check_once()
@@ -170,10 +180,21 @@ async def test_dead_process_gets_kill_switch_cancels_and_an_alert(
         await live.stop()
 
 
+async def test_a_clean_stop_is_not_a_death(settings: Settings, sandbox: Sandbox) -> None:
+    live = await serve(settings)
+    await open_orders(live)
+    await live.stop()  # SIGTERM, a deploy: the last beat says "stopped"
+    async with Guard(settings, "w1", clock=minute_later) as guard:
+        assert await guard.watchdog.check_once() is None
+        assert not (await guard.repository.get_kill_switch()).active
+        assert len(await guard.repository.load_open_orders()) == len(PRICES)
+    assert sandbox.texts() == []
+
+
 async def test_two_watchdogs_kill_and_cancel_once(settings: Settings, sandbox: Sandbox) -> None:
     live = await serve(settings)
     await open_orders(live)
-    await live.stop()
+    await crash(live, settings)
     async with (
         Guard(settings, "w1", clock=minute_later) as first,
         Guard(settings, "w2", clock=minute_later) as second,

@@ -28,6 +28,11 @@ def test_a_fresh_heartbeat_or_none_at_all_does_not_trip() -> None:
     assert heartbeat_trigger(None, NOW, 15) is None  # never ran against this store
 
 
+def test_a_clean_stop_does_not_trip_however_old() -> None:
+    assert heartbeat_trigger(beat_ago(3600, stopped=True), NOW, 15) is None
+    assert heartbeat_trigger(beat_ago(3600, stopped=False), NOW, 15) is not None
+
+
 def test_a_beat_from_a_clock_ahead_is_not_negative() -> None:
     assert beat_ago(-3).age(NOW) == 0
 
