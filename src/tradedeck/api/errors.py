@@ -21,6 +21,7 @@ from tradedeck.domain.errors import (
     OrderRejected,
     PermissionDenied,
     RiskRefused,
+    Unavailable,
 )
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
@@ -30,6 +31,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     RiskRefused: 409,
     OrderRejected: 422,
     Conflict: 409,
+    Unavailable: 503,
 }
 
 _HTTP_CODES = {
@@ -43,6 +45,7 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     422: "invalid_request",
     429: "rate_limited",
+    503: "unavailable",
 }
 
 

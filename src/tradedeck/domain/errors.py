@@ -41,3 +41,7 @@ class OrderRejected(DomainError):
 
 class Conflict(DomainError):
     """The action clashes with current state (cancel a filled order, duplicate id)."""
+
+
+class Unavailable(DomainError):
+    """A dependency (an exchange, an external API) is down; trying again later may work."""
