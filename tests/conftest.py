@@ -134,6 +134,10 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **overrides: 
         "telegram": "off",
         **overrides,
     }
+    if values.get("redis_url") and "notify_stream" not in overrides:
+        # Each app on the shared Redis gets a stream of its own: events another test left
+        # behind must not be delivered here (nor pile up in a developer's Redis).
+        values["notify_stream"] = f"td:test:{uuid.uuid4().hex}:events"
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

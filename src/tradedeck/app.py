@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from tradedeck import __version__
 from tradedeck.api import errors
+from tradedeck.api.routers import alerts as alert_routes
 from tradedeck.api.routers import backtests as backtest_routes
 from tradedeck.api.routers import charts as chart_routes
 from tradedeck.api.routers import control, health, markets, orders, portfolio, signals
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, start_feed: bool = True) -> 
     app.include_router(backtest_routes.router)
     app.include_router(strategy_routes.router)
     app.include_router(scan_routes.router)
+    app.include_router(alert_routes.router)
     if emulator is not None:
         emulator.default_token = SANDBOX_TOKEN
         # The web chat's user has "started" the bot, so pushes before the page is opened

@@ -174,6 +174,19 @@ class Settings(BaseSettings):
     watchdog_telegram_token: SecretStr | None = None
     watchdog_telegram_api_base: str | None = None
 
+    # Monitoring heartbeat: every MONITORING_INTERVAL seconds a "still alive" message to an
+    # optional monitoring chat and a ping to an optional healthchecks-style URL (a failed
+    # ping is logged, never fatal). Both unset = no heartbeat job.
+    monitoring_chat: int | None = Field(
+        default=None, description="chat id that gets a heartbeat message every interval"
+    )
+    heartbeat_url: str | None = Field(
+        default=None, description="URL pinged every interval (healthchecks.io and the like)"
+    )
+    heartbeat_method: Literal["GET", "POST"] = "GET"
+    heartbeat_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    monitoring_interval_seconds: float = Field(default=60.0, gt=0)
+
     # Strategies
     strategies_dir: Path | None = Field(
         default=None,

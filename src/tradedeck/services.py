@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from tradedeck.alerts.service import AlertService
 from tradedeck.backtest.service import BacktestService
 from tradedeck.charts.service import ChartService
 from tradedeck.config import Settings
@@ -27,6 +28,7 @@ from tradedeck.notify.redis_bus import RedisStreamsBus
 from tradedeck.ops.metrics import Metrics
 from tradedeck.security.oneshot import MemoryOneShotStore, OneShotStore, RedisOneShotStore
 from tradedeck.security.users import UserService
+from tradedeck.storage.alerts import AlertStore
 from tradedeck.storage.db import make_engine, upgrade
 from tradedeck.storage.heartbeats import make_heartbeats
 from tradedeck.storage.kv import make_kv_store
@@ -66,6 +68,7 @@ class Services:
     jobs: JobsService
     charts: ChartService
     backtests: BacktestService
+    alerts: AlertService
     heartbeat: HeartbeatWriter | None = None  # for the watchdog; started last, stopped first
 
     async def stop(self) -> None:
@@ -232,6 +235,9 @@ async def start_services(
         )
         await strategy_runner.start()
         marketdata.on_closed_candles(strategy_runner.on_candles)
+        alerts = AlertService(AlertStore(repository.engine), orders.market, bus)
+        await alerts.load()
+        marketdata.on_closed_candles(alerts.on_candles)
         scanner = build_scanner(settings, repository, marketdata, strategies, bus)
         backtests = BacktestService(
             make_kv_store(repository.engine, settings.redis_url),
@@ -260,6 +266,7 @@ async def start_services(
             jobs=JobsService(scheduler),
             charts=ChartService(orders, marketdata, repository),
             backtests=backtests,
+            alerts=alerts,
         )
         await bus.start()
         stack.append(bus)

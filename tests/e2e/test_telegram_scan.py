@@ -92,6 +92,7 @@ async def one_market(tmp_path: Path) -> AsyncIterator[BotWorld]:
         f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
         scan_markets=["ETH/BTC"],
         scan_strong_score=0.01,
+        notify_medium_interval_seconds=0.2,  # scan signals are a medium-priority digest
     )
     try:
         await store_candles(world.services.repository, "ETH/BTC", 0, 300)

@@ -192,3 +192,30 @@ async def test_webhook_refuses_what_telegram_would_never_send(world: BotWorld) -
     # the hot path is timed like every route, under its template and never its secret
     assert 'route="/telegram/webhook/{path_secret}"' in metrics
     assert world.runtime.path_secret not in metrics
+
+
+async def test_rate_limit_breach_is_refused_and_reported_once_to_the_admins(
+    tmp_path: Path,
+) -> None:
+    world = await make_world(
+        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", commands_per_minute=3
+    )
+    try:
+        alice, root = world.user(ALICE), world.user(ROOT)
+        await root.send("/start")
+        await root.next_message()
+        for _ in range(3):
+            await alice.send("/whoami")
+            await alice.next_message()
+        for _ in range(2):
+            await alice.send("/whoami")
+            refused = await alice.next_message(lambda m: "Slow down" in m.text)
+            assert "try again in" in refused.text
+        report = await root.next_message(lambda m: "Rate limit" in m.text)
+        assert "alice" in report.text and "3 commands a minute" in report.text
+        await world.settle()
+        assert sum("Rate limit" in m.text for m in root.messages()) == 1
+    finally:
+        await world.stop_app()
+        await world.sandbox.stop()
+        await world.emulator.close()

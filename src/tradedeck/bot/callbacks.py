@@ -48,3 +48,9 @@ class ChartOpen(CallbackData, prefix="chart"):
 
     symbol: str
     timeframe: str
+
+
+class AlertDeleteCb(CallbackData, prefix="ald"):
+    """Delete price alert ``alert_id`` (``ald:<id>``: a dozen bytes at most)."""
+
+    alert_id: int

@@ -51,6 +51,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("kill", "Halt trading, cancel all orders", Role.TRADER, True, "[reason]"),
     CommandSpec("resume", "Resume trading after a kill", Role.ADMIN, True),
     CommandSpec("settings", "Notification settings"),
+    CommandSpec("alert", "Set a price alert", usage="SYMBOL > PRICE"),
+    CommandSpec("alerts", "Your price alerts"),
 )
 BY_NAME = {spec.name: spec for spec in COMMANDS}
 

@@ -41,6 +41,7 @@ class BotDeps:
     _miss_reload_at: float = -1e9
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _reported: dict[int, float] = field(default_factory=dict)
+    _limited: dict[str, float] = field(default_factory=dict)
 
     async def identify(self, telegram_id: int) -> Actor | None:
         now = time.monotonic()
@@ -64,6 +65,19 @@ class BotDeps:
                 if u.telegram_id is not None
             }
             self._loaded_at = time.monotonic()
+
+    async def report_rate_limited(self, actor: Actor, limit: str) -> None:
+        """A user over a rate limit is told by the guard; the admins hear of it once per
+        user per ten minutes (a runaway script, a stolen phone, or a misunderstanding)."""
+        now = time.monotonic()
+        if self._limited.get(actor.name, 0.0) > now:
+            return
+        self._limited[actor.name] = now + UNKNOWN_REPORT_INTERVAL
+        if self.notifier is not None:
+            await self.notifier.notify_admins(
+                f"⏳ <b>Rate limit</b>: {escape(actor.name)} ({escape(actor.role.value)}) "
+                f"went over {escape(limit)}"
+            )
 
     async def report_unknown(self, user: TgUser, what: str, chat_id: int | None) -> None:
         """Audit every attempt; tell the admins at most once per user per ten minutes."""

@@ -141,5 +141,7 @@ class GuardMiddleware(BaseMiddleware):
         if not decision.allowed:
             data["outcome"] = "rate_limited"
             await tell(event, f"⏳ Slow down: try again in {decision.retry_after:.0f} s.")
+            limit = f"{self.deps.settings.commands_per_minute} commands a minute"
+            await self.deps.report_rate_limited(actor, limit)
             return None
         return await handler(event, data)

@@ -166,6 +166,7 @@ class TelegramRuntime:
             if isinstance(bus, RedisStreamsBus)
             else None,
             admin_chat=settings.telegram_admin_chat,
+            max_age=settings.notify_dedup_ttl_seconds,
         )
         audit = AuditTrail(repo)
         self.deps = BotDeps(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -39,6 +40,7 @@ EVENT_GROUPS: dict[str, str] = {
     "kill_switch": "Kill switch",
     "risk": "Risk alerts",
     "scan": "Scanner signals",
+    "alerts": "Price alerts",
 }
 """Notification groups a user can tune, with the label the /settings screen shows."""
 
@@ -57,6 +59,10 @@ DEFAULT_LEVEL_BY_ROLE: dict[str, dict[Role, str]] = {
 BROADCAST_GROUPS = frozenset({"scan"})
 """Groups about the market rather than a user's own orders: every user may receive them."""
 
+OWNER_ONLY_GROUPS = frozenset({"alerts"})
+"""Groups only the user an event concerns hears about (not the admins): a price alert is
+one person's reminder, not the platform's news."""
+
 GROUP_BY_EVENT: dict[EventType, str] = {
     EventType.ORDER_FILLED: "fills",
     EventType.ORDER_PARTIALLY_FILLED: "fills",
@@ -68,6 +74,7 @@ GROUP_BY_EVENT: dict[EventType, str] = {
     EventType.KILL_SWITCH_RESUMED: "kill_switch",
     EventType.RISK_BREACH: "risk",
     EventType.SCAN_SIGNAL: "scan",
+    EventType.PRICE_ALERT: "alerts",
 }
 """Which group an event belongs to; events not listed are not sent to Telegram."""
 
@@ -80,6 +87,7 @@ _PRIORITY_BY_GROUP: dict[str, Priority] = {
     "kill_switch": Priority.CRITICAL,
     "risk": Priority.CRITICAL,
     "scan": Priority.MEDIUM,
+    "alerts": Priority.HIGH,
 }
 
 ADMIN_EVENTS: dict[EventType, Priority] = {
@@ -88,6 +96,15 @@ ADMIN_EVENTS: dict[EventType, Priority] = {
 }
 """Events for the admins alone (the admin channel when there is one), whatever their
 levels: like security reports, the platform's health is not a preference."""
+
+DIRECT_EVENTS: dict[EventType, Priority] = {
+    EventType.REPORT: Priority.HIGH,
+    EventType.MONITOR_HEARTBEAT: Priority.HIGH,
+}
+"""Events addressed to one chat (``data["chat_id"]``) or to the one user who asked for
+them (``user_id``); no level applies, and their text (``data["text"]``, Telegram HTML
+escaped by the code that composed it) is sent as it is. Sent at once: a report or a
+heartbeat held in a digest would arrive late, which is what they exist to tell."""
 
 SECURITY_GROUPS = frozenset({"kill_switch"})
 """Groups whose events also go to the admin channel, when one is configured."""
@@ -119,12 +136,14 @@ class Notifier:
         batch_intervals: Mapping[Priority, float] | None = None,
         ledger: DeliveryLedger | None = None,
         admin_chat: int | None = None,
+        max_age: float | None = None,
     ) -> None:
         self._bus = bus
         self._sender = sender
         self._batcher = Batcher(sender, batch_intervals or {})
         self._ledger = ledger
         self._admin_chat = admin_chat
+        self._max_age = max_age
         self._settling: set[asyncio.Task[None]] = set()
         self._repo = repository
         self._cache_ttl = cache_ttl
@@ -189,10 +208,15 @@ class Notifier:
         if self._stopped:
             # A durable bus must keep the event for whoever runs next, not acknowledge it.
             return _refuse(event) if event.id else None
+        if event.id and self._too_old(event):
+            return None
         group = GROUP_BY_EVENT.get(event.type)
         if event.type in ADMIN_EVENTS:
             priority = ADMIN_EVENTS[event.type]
             targets = [(chat, False) for chat in await self._admin_chats()]
+        elif event.type in DIRECT_EVENTS:
+            priority = DIRECT_EVENTS[event.type]
+            targets = [(chat, False) for chat in await self._direct_chats(event)]
         elif group is not None:
             priority = _PRIORITY_BY_GROUP[group]
             targets = await self._targets(event, group)
@@ -209,13 +233,33 @@ class Notifier:
             return None
         task = asyncio.create_task(self._settle(event, queued))
         self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+        task.add_done_callback(self._settled)
         return task
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        # The sender logged each failure; with nobody awaiting (the in-process bus) the
+        # outcome is read here so asyncio does not report it as never retrieved.
+        self._settling.discard(task)
+        if not task.cancelled():
+            task.exception()
+
+    def _too_old(self, event: Event) -> bool:
+        """A replayed event older than ``max_age`` (the ledger's memory) is dropped: past
+        it, a repeat could no longer be recognised, and the news is stale anyway."""
+        if self._max_age is None:
+            return False
+        age = (datetime.now(UTC) - event.at).total_seconds()
+        if age <= self._max_age:
+            return False
+        log.warning("notification_expired", event_type=event.type.value, age=round(age))
+        return True
 
     async def _targets(self, event: Event, group: str) -> list[tuple[int, bool]]:
         """(chat id, silent) for each chat that hears about ``event``."""
         users = await self._telegram_users(must_include=event.user_id)
         chosen = everyone(users) if group in BROADCAST_GROUPS else recipients(users, event.user_id)
+        if group in OWNER_ONLY_GROUPS:
+            chosen = [u for u in chosen if u.id == event.user_id]
         targets: list[tuple[int, bool]] = []
         for user in chosen:
             level = await self._level(user, group)
@@ -266,6 +310,13 @@ class Notifier:
         security reports (unknown users, rate-limit breaches) are not a preference."""
         for chat_id in await self._admin_chats():
             await self._queue(chat_id, text, False, priority)
+
+    async def _direct_chats(self, event: Event) -> list[int]:
+        chat = event.data.get("chat_id")
+        if isinstance(chat, int):
+            return [chat]
+        users = await self._telegram_users(must_include=event.user_id)
+        return [u.telegram_id for u in users if u.id == event.user_id and u.telegram_id][:1]
 
     async def _admin_chats(self) -> list[int]:
         if self._admin_chat is not None:
@@ -374,6 +425,15 @@ def render(event: Event) -> str:
             return f"✅ <b>Trading resumed</b> by {escape(data.get('actor', 'unknown'))}"
         case EventType.SCAN_SIGNAL:
             return _scan_signal(data)
+        case EventType.REPORT | EventType.MONITOR_HEARTBEAT:
+            return str(data.get("text") or escape(event.type.value))
+        case EventType.PRICE_ALERT:
+            condition = " ".join(escape(data.get(k, "?")) for k in ("symbol", "op", "level"))
+            return (
+                f"🔔 <b>Price alert</b> {condition}\n"
+                f"Price {escape(data.get('price', '?'))} · {event.at:%Y-%m-%d %H:%M} UTC"
+                + (f" · alert #{escape(data['alert_id'])}" if data.get("alert_id") else "")
+            )
         case EventType.RISK_BREACH:
             reason = data.get("detail") or data.get("reason") or data.get("message")
             text = "⚠️ <b>Risk limit breached</b>"

@@ -276,3 +276,21 @@ heartbeats = Table(
     Column("expires_at", UTCDateTime, nullable=True),
     Column("detail", Text, nullable=True),
 )
+
+
+# -- price alerts ----------------------------------------------------------------------------
+
+price_alerts = Table(
+    "price_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("symbol", String(40), nullable=False),
+    Column("op", String(2), nullable=False),
+    Column("price", Money, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("triggered_at", UTCDateTime, nullable=True),
+    Column("triggered_price", Money, nullable=True),
+    Index("ix_price_alerts_user_id", "user_id", "id"),
+    Index("ix_price_alerts_triggered_at", "triggered_at"),
+)

@@ -279,3 +279,36 @@ async def test_a_failed_handling_is_redelivered_and_a_bad_entry_is_dropped(
     # reached the listener and was acknowledged rather than retried forever.
     assert len(seen) == 2 and seen[0] == seen[1] and seen[0] is not None
     assert bus.failed == 1
+
+
+async def test_an_event_held_in_a_digest_is_not_taken_over_by_another_consumer(
+    redis_url: str, stream: str, client: aioredis.Redis
+) -> None:
+    # A digest may hold an event for 30 minutes; a replica must not mistake it for a dead
+    # consumer's, however short the takeover delay.
+    holder = RedisStreamsBus.from_url(redis_url, stream=stream, consumer="a", claim_idle=0.3)
+    other = RedisStreamsBus.from_url(redis_url, stream=stream, consumer="b", claim_idle=0.3)
+    held: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    stolen: list[str | None] = []
+
+    async def hold(event: Event) -> Awaitable[None]:
+        return held
+
+    async def steal(event: Event) -> None:
+        stolen.append(event.id)
+
+    holder.subscribe(hold)
+    await holder.start()
+    await holder.publish(Event(type=EventType.SCAN_SIGNAL))
+    try:
+        await eventually(lambda: holder.in_flight == 1)
+        other.subscribe(steal)
+        await other.start()
+        await asyncio.sleep(1.5)  # five takeover delays
+        assert stolen == [] and await pending(client, stream) == 1
+        held.set_result(None)
+        await eventually(lambda: _equals(pending(client, stream), 0))
+    finally:
+        await holder.stop()
+        await other.stop()
+    assert stolen == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import pytest
@@ -257,3 +257,20 @@ def test_a_priority_sent_at_once_cannot_be_batched() -> None:
     assert batcher.batches(Priority.LOW) and not batcher.batches(Priority.CRITICAL)
     with pytest.raises(ValueError, match="not batched"):
         batcher.add(1, "x", silent=False, priority=Priority.HIGH)
+
+
+async def test_a_replayed_event_older_than_the_ledger_remembers_is_dropped() -> None:
+    sender = RecordingSender()
+    notifier = make_notifier(sender, max_age=3600.0)
+    stale = Event(
+        type=EventType.ORDER_FILLED,
+        user_id=2,
+        id="3-0",
+        at=datetime.now(UTC) - timedelta(hours=2),
+    )
+    assert await notifier.handle(stale) is None  # acknowledged as handled, nothing sent
+    assert sender.sent == []
+    fresh = await notifier.handle(stale.model_copy(update={"at": datetime.now(UTC)}))
+    assert fresh is not None and [s.chat_id for s in sender.sent] == [100, 200]
+    # The in-process bus replays nothing, so its events are never too old to send.
+    assert await notifier.handle(stale.model_copy(update={"id": None})) is not None

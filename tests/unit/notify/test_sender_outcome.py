@@ -32,7 +32,7 @@ async def test_the_future_tells_delivered_rejected_and_abandoned_apart() -> None
     await sender.start()
     outcomes = await asyncio.wait_for(asyncio.gather(delivered, rejected, abandoned), 10)
     await sender.stop()
-    assert outcomes == [Outcome.DELIVERED, Outcome.REJECTED, Outcome.ABANDONED]
+    assert list(outcomes) == [Outcome.DELIVERED, Outcome.REJECTED, Outcome.ABANDONED]
     assert (sender.sent, sender.dropped) == (1, 2)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from tradedeck.bot.routers import (
+    alerts,
     backtest,
     chart,
     control,
@@ -20,6 +21,6 @@ def build_router() -> Router:
     root = Router(name="tradedeck")
     # The trade flow first: its state filters must see typed amounts before anything else.
     # The scan's page and refresh buttons before portfolio's, which take any other view.
-    for module in (trade, control, scan, portfolio, chart, backtest, settings, start):
+    for module in (trade, control, scan, portfolio, chart, backtest, alerts, settings, start):
         root.include_router(module.router.build())
     return root

@@ -290,6 +290,8 @@ async def execute(action: PendingAction, actor: Actor, deps: BotDeps) -> str:
                 f"trade:{actor.name}", deps.settings.trades_per_minute, 60.0
             )
             if not decision.allowed:
+                limit = f"{deps.settings.trades_per_minute} trades a minute"
+                await deps.report_rate_limited(actor, limit)
                 return f"⏳ Trade limit reached; try again in {decision.retry_after:.0f} s."
             side = Side.BUY if action.kind == "buy" else Side.SELL
             request = OrderRequest(

@@ -1,0 +1,1 @@
+"""Price alerts: a user's level on a market, fired once when the price crosses it."""
