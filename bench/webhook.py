@@ -302,9 +302,12 @@ async def main() -> None:
                 log.flush()
                 Path(os.environ["BENCH_KEEP_LOG"]).write_text((Path(tmp) / "app.log").read_text())
             proc.send_signal(signal.SIGTERM)
+            stopping = time.perf_counter()
             try:
                 # Off the event loop: the app's shutdown still talks to our emulator.
                 await asyncio.to_thread(proc.wait, 30)
+                if os.environ.get("BENCH_DEBUG"):
+                    print(f"the app stopped in {time.perf_counter() - stopping:.1f} s")
             except subprocess.TimeoutExpired:
                 proc.kill()
                 print("the app did not stop within 30 s; its log:")

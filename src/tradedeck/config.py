@@ -180,8 +180,10 @@ class Settings(BaseSettings):
     monitoring_chat: int | None = Field(
         default=None, description="chat id that gets a heartbeat message every interval"
     )
-    heartbeat_url: str | None = Field(
-        default=None, description="URL pinged every interval (healthchecks.io and the like)"
+    heartbeat_url: SecretStr | None = Field(
+        default=None,
+        description="URL pinged every interval (healthchecks.io and the like); secret, since "
+        "whoever has it can fake the platform's pings",
     )
     heartbeat_method: Literal["GET", "POST"] = "GET"
     heartbeat_timeout_seconds: float = Field(default=5.0, gt=0, le=60)

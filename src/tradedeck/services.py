@@ -25,7 +25,10 @@ from tradedeck.marketdata.catalog import load_bundled_catalog
 from tradedeck.marketdata.service import MarketDataService
 from tradedeck.notify.events import EventBus, InProcessBus
 from tradedeck.notify.redis_bus import RedisStreamsBus
+from tradedeck.ops.heartbeat_ping import MonitoringHeartbeat
 from tradedeck.ops.metrics import Metrics
+from tradedeck.ops.reports import CHECK_SECONDS as REPORT_CHECK_SECONDS
+from tradedeck.ops.reports import ReportService
 from tradedeck.security.oneshot import MemoryOneShotStore, OneShotStore, RedisOneShotStore
 from tradedeck.security.users import UserService
 from tradedeck.storage.alerts import AlertStore
@@ -69,6 +72,8 @@ class Services:
     charts: ChartService
     backtests: BacktestService
     alerts: AlertService
+    reports: ReportService
+    monitoring: MonitoringHeartbeat
     heartbeat: HeartbeatWriter | None = None  # for the watchdog; started last, stopped first
 
     async def stop(self) -> None:
@@ -129,6 +134,19 @@ def schedule_backtests(scheduler: Scheduler, backtests: BacktestService) -> None
     its interval catches anything missed."""
     scheduler.add("backtests", BACKTEST_QUEUE_INTERVAL, backtests.run_queued)
     backtests.run_by(lambda: scheduler.run_now("backtests"))
+
+
+def schedule_reports(scheduler: Scheduler, reports: ReportService) -> None:
+    """The hourly balance and daily PnL reports: one job checks every minute which is due."""
+    scheduler.add("reports", REPORT_CHECK_SECONDS, reports.run, initial_delay=5.0)
+
+
+def schedule_monitoring(
+    settings: Settings, scheduler: Scheduler, monitoring: MonitoringHeartbeat
+) -> None:
+    """The monitoring heartbeat, when a monitoring chat or a heartbeat URL is configured."""
+    if monitoring.enabled:
+        scheduler.add("monitoring.heartbeat", settings.monitoring_interval_seconds, monitoring.beat)
 
 
 def schedule_jobs(settings: Settings, scheduler: Scheduler, scanner: Scanner) -> None:
@@ -247,6 +265,12 @@ async def start_services(
         scheduler = Scheduler()
         schedule_jobs(settings, scheduler, scanner)
         schedule_backtests(scheduler, backtests)
+        reports = ReportService(repository, portfolio, bus)
+        schedule_reports(scheduler, reports)
+        monitoring = MonitoringHeartbeat.from_settings(
+            settings, bus, kill_switch_active=lambda: kill_switch.active
+        )
+        schedule_monitoring(settings, scheduler, monitoring)
         services = Services(
             settings=settings,
             repository=repository,
@@ -267,6 +291,8 @@ async def start_services(
             charts=ChartService(orders, marketdata, repository),
             backtests=backtests,
             alerts=alerts,
+            reports=reports,
+            monitoring=monitoring,
         )
         await bus.start()
         stack.append(bus)

@@ -4,7 +4,7 @@ the alert to its owner's chat, once, and to nobody else's."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from tests.e2e.conftest import ALICE, ROOT, VIC, BotWorld, data_of, labels
@@ -84,3 +84,32 @@ async def test_set_list_delete_and_get_the_alert(world: BotWorld) -> None:
     await alice.send("/alerts")
     final = await alice.next_message()
     assert "✅" in final.text and "fired at" in final.text
+
+
+async def test_reports_switch_on_in_settings_and_arrive(world: BotWorld) -> None:
+    """The periodic reports share /settings with the alerts' group (kept here, next to the
+    other automatic messages a user asks for)."""
+    alice, vic = world.user(ALICE), world.user(VIC)
+    await alice.send("/settings")
+    screen = await alice.next_message()
+    assert "🔔 Price alerts: on" in labels(screen)
+    assert "🚫 Hourly balance report: off" in labels(screen)
+    assert "🚫 Daily PnL summary: off" in labels(screen)
+    await alice.press("🚫 Hourly balance report: off")
+    switched = await alice.next_message()
+    assert switched.message_id == screen.message_id
+    assert "📊 Hourly balance report: on" in labels(switched)
+    assert "🚫 Daily PnL summary: off" in labels(switched)
+
+    reports = world.services.reports
+    now = datetime.now(UTC)
+    await reports.run(now - timedelta(hours=1))  # where reports begin
+    assert await reports.run(now) == 1
+    await world.settle()
+    report = await alice.next_message(lambda m: "Hourly balance" in m.text)
+    assert "Equity" in report.text and "<pre>" in report.html
+    assert not any("Hourly balance" in m.text for m in vic.messages())  # off by default
+
+    await alice.press("📊 Hourly balance report: on")
+    assert "🚫 Hourly balance report: off" in labels(await alice.next_message())
+    assert await reports.run(now + timedelta(hours=1)) == 0

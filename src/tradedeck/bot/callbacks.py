@@ -54,3 +54,10 @@ class AlertDeleteCb(CallbackData, prefix="ald"):
     """Delete price alert ``alert_id`` (``ald:<id>``: a dozen bytes at most)."""
 
     alert_id: int
+
+
+class ReportCb(CallbackData, prefix="rp"):
+    """Switch periodic report ``kind`` (hourly, daily) on or off."""
+
+    kind: str
+    on: bool

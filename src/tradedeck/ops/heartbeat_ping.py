@@ -19,6 +19,7 @@ import httpx
 import structlog
 
 from tradedeck import __version__
+from tradedeck.config import Settings
 from tradedeck.notify.events import Event, EventBus, EventType
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,24 @@ class MonitoringHeartbeat:
         self._started = clock()
         self.pings = 0
         self.failures = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        bus: EventBus,
+        *,
+        kill_switch_active: Callable[[], bool] = lambda: False,
+    ) -> MonitoringHeartbeat:
+        url = settings.heartbeat_url.get_secret_value() if settings.heartbeat_url else None
+        return cls(
+            bus,
+            chat=settings.monitoring_chat,
+            url=url,
+            method=settings.heartbeat_method,
+            timeout=settings.heartbeat_timeout_seconds,
+            kill_switch_active=kill_switch_active,
+        )
 
     @property
     def enabled(self) -> bool:
