@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tradedeck.domain.candles import TIMEFRAME_SECONDS
+from tradedeck.domain.candles import TIMEFRAME_SECONDS, check_timeframe
 
 ENV_PREFIX = "TRADEDECK_"
 
@@ -62,11 +62,7 @@ class StrategyRun(BaseModel):
     @field_validator("timeframe")
     @classmethod
     def _timeframe(cls, value: str | None) -> str | None:
-        if value is not None and value not in TIMEFRAME_SECONDS:
-            raise ValueError(
-                f"unknown timeframe {value!r}; expected one of " + ", ".join(TIMEFRAME_SECONDS)
-            )
-        return value
+        return check_timeframe(value)
 
     @model_validator(mode="after")
     def _one_size(self) -> StrategyRun:

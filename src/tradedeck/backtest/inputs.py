@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from tradedeck.backtest.engine import BacktestConfig
-from tradedeck.domain.candles import TIMEFRAME_SECONDS
+from tradedeck.domain.candles import check_timeframe
 from tradedeck.domain.errors import InvalidInput
 from tradedeck.domain.markets import Market, parse_symbol
 from tradedeck.marketdata.catalog import load_bundled_catalog
@@ -64,11 +64,7 @@ class BacktestRequest(BaseModel):
     @field_validator("timeframe")
     @classmethod
     def _timeframe(cls, value: str | None) -> str | None:
-        if value is not None and value not in TIMEFRAME_SECONDS:
-            raise ValueError(
-                f"unknown timeframe {value!r}; expected one of " + ", ".join(TIMEFRAME_SECONDS)
-            )
-        return value
+        return check_timeframe(value)
 
     @model_validator(mode="after")
     def _one_size(self) -> BacktestRequest:

@@ -33,3 +33,13 @@ TIMEFRAME_SECONDS: dict[str, int] = {
     "1d": 86400,
     "1w": 604800,
 }
+
+
+def check_timeframe(value: str | None) -> str | None:
+    """``value`` if it names a known timeframe (or is None); a ValueError saying which
+    ones exist otherwise, for validators to turn into their own error."""
+    if value is not None and value not in TIMEFRAME_SECONDS:
+        raise ValueError(
+            f"unknown timeframe {value!r}; expected one of " + ", ".join(TIMEFRAME_SECONDS)
+        )
+    return value
