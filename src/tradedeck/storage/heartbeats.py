@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from redis.commands.core import AsyncScript
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -152,6 +153,7 @@ class RedisHeartbeats(RedisBacked):
     readable long enough to say how long it has been dead); the lease is ``SET NX PX``."""
 
     BEAT_TTL_MS = 86_400_000
+    _renew: AsyncScript | None = None
 
     async def beat(self, name: str, owner: str, detail: Mapping[str, Any] | None = None) -> None:
         payload = {"owner": owner, "at": _utcnow().isoformat(), "detail": dict(detail or {})}
@@ -178,8 +180,12 @@ class RedisHeartbeats(RedisBacked):
         ms = max(1, int(ttl * 1000))
         if await self._redis.set(key, owner, nx=True, px=ms):
             return True
-        # Renew only our own lease: compare and extend in one server-side step.
-        renewed = await self._redis.eval(_RENEW, 1, key, owner, ms)
+        # Renew only our own lease: compare and extend in one server-side step. The script
+        # is a constant registered once (EVALSHA); the key and owner travel as KEYS/ARGV
+        # data, never as script text.
+        if self._renew is None:
+            self._renew = self._redis.register_script(_RENEW)
+        renewed = await self._renew(keys=[key], args=[owner, ms])
         return bool(renewed)
 
 
