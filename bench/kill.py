@@ -22,10 +22,11 @@ import asyncio
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from benchdb import create_pg_database, drop_pg_database
 
 from tradedeck.config import Settings
 from tradedeck.domain.orders import OrderStatus, OrderType, Side
@@ -39,7 +40,6 @@ from tradedeck.trading.requests import OrderRequest
 from tradedeck.watchdog.alerts import AdminAlerts
 from tradedeck.watchdog.runner import Watchdog, bundled_markets
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 ADMIN = Actor(name="bench", role=Role.ADMIN, channel="cli", user_id=None)
 
 
@@ -110,28 +110,6 @@ async def watchdog_path(settings: Settings, count: int) -> float:
         return elapsed
     finally:
         await repository.engine.dispose()
-
-
-async def create_pg_database() -> str | None:
-    try:
-        import asyncpg
-
-        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-    except Exception as exc:
-        print(f"postgresql: skipped ({exc})")
-        return None
-    name = f"td_bench_{uuid.uuid4().hex[:8]}"
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return name
-
-
-async def drop_pg_database(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
 
 
 async def measure(backend: str, path: str, count: int, rounds: int) -> float | None:

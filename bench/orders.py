@@ -25,12 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+from benchdb import create_pg_database, drop_pg_database
 
 
 def free_port() -> int:
@@ -55,28 +53,6 @@ def server_env(data_dir: Path, port: int, database_url: str | None) -> dict[str,
     if database_url:
         env["TRADEDECK_DATABASE_URL"] = database_url
     return env
-
-
-async def create_pg_database() -> str | None:
-    try:
-        import asyncpg
-
-        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-    except Exception as exc:
-        print(f"postgresql: skipped ({exc})")
-        return None
-    name = f"td_bench_{uuid.uuid4().hex[:8]}"
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return name
-
-
-async def drop_pg_database(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
