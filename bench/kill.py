@@ -34,7 +34,7 @@ from tradedeck.domain.roles import Actor, Role
 from tradedeck.ops.logging import configure_logging
 from tradedeck.services import Services, start_services
 from tradedeck.storage.db import make_engine
-from tradedeck.storage.heartbeats import DatabaseHeartbeats
+from tradedeck.storage.heartbeats import MAIN, DatabaseHeartbeats
 from tradedeck.storage.repository import Repository
 from tradedeck.trading.requests import OrderRequest
 from tradedeck.watchdog.alerts import AdminAlerts
@@ -90,6 +90,8 @@ async def watchdog_path(settings: Settings, count: int) -> float:
     finally:
         await services.stop()  # the platform is gone; its orders stay open in the database
     repository = Repository(make_engine(settings.resolved_database_url))
+    # As a crash leaves it: an ordinary last beat (a clean stop's "stopped" is respected).
+    await DatabaseHeartbeats(repository.engine).beat(MAIN, "crashed", {"pid": 0})
     markets = bundled_markets()
     alerts = AdminAlerts(settings, repository)  # no token: alerts are logged only
     watchdog = Watchdog(
