@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
+import structlog
 from aiogram.types import User as TgUser
 
 from tradedeck.config import Settings
@@ -22,6 +25,8 @@ from tradedeck.security.audit import AuditRecord, AuditTrail
 from tradedeck.security.confirmations import ConfirmationService
 from tradedeck.security.ratelimit import RateLimiter
 from tradedeck.services import Services
+
+log = structlog.get_logger(__name__)
 
 IDENTITY_TTL = 5.0
 MISS_RELOAD_INTERVAL = 1.0
@@ -42,6 +47,24 @@ class BotDeps:
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _reported: dict[int, float] = field(default_factory=dict)
     _limited: dict[str, float] = field(default_factory=dict)
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Finish a reply after the handler returned (a backtest's result, say), so the
+        update's slot and the user's event lock are not held while a long job runs."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("bot_background_failed", task=task.get_name(), exc_info=task.exception())
+
+    async def cancel_background(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
 
     async def identify(self, telegram_id: int) -> Actor | None:
         now = time.monotonic()

@@ -302,6 +302,7 @@ class TelegramRuntime:
             with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await self._polling
         await self.join()
+        await self.deps.cancel_background()
         if self.mode == "webhook":
             with contextlib.suppress(Exception):
                 await self.bot.delete_webhook()

@@ -66,11 +66,19 @@ async def backtest(message: Message, command: CommandObject, actor: Actor, deps:
     status = await message.answer(
         f"⏳ Backtest of <b>{escape(request.strategy)}</b> on {escape(request.symbol)} running…"
     )
+    deps.spawn(_report(message, status, actor, deps, job.id), name=f"backtest-reply-{job.id}")
+
+
+async def _report(
+    message: Message, status: Message, actor: Actor, deps: BotDeps, job_id: str
+) -> None:
+    """Wait for the job off the handler, then edit the card in and send the equity chart."""
+    backtests = deps.services.backtests
     try:
-        done = await asyncio.wait_for(backtests.wait(actor, job.id), WAIT_SECONDS)
+        done = await asyncio.wait_for(backtests.wait(actor, job_id), WAIT_SECONDS)
     except TimeoutError:
         await status.edit_text(
-            f"⏳ Still running; <code>GET /api/v1/backtests/{escape(job.id)}</code> has it."
+            f"⏳ Still running; <code>GET /api/v1/backtests/{escape(job_id)}</code> has it."
         )
         return
     if done.status is not BacktestStatus.DONE or done.result is None:
