@@ -634,15 +634,15 @@ def _trades(fills: list[Fill], orders: dict[str, Order]) -> list[Trade]:
         fees += fill.fee
         if held == 0 and first is not None and sold > 0:
             trades.append(
-                Trade.model_construct(
-                    entry_time=first.timestamp,
-                    entry_price=bought_cost / bought,
-                    exit_time=fill.timestamp,
-                    exit_price=sold_cost / sold,
-                    amount=bought,
-                    pnl=pnl,
-                    fees=fees,
-                    exit_reason=_exit_reason(orders.get(fill.order_id)),
+                Trade(
+                    first.timestamp,
+                    bought_cost / bought,
+                    fill.timestamp,
+                    sold_cost / sold,
+                    bought,
+                    pnl,
+                    fees,
+                    _exit_reason(orders.get(fill.order_id)),
                 )
             )
             first = None
