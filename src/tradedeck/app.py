@@ -21,7 +21,7 @@ from tradedeck.api import errors
 from tradedeck.api.routers import alerts as alert_routes
 from tradedeck.api.routers import backtests as backtest_routes
 from tradedeck.api.routers import charts as chart_routes
-from tradedeck.api.routers import control, health, markets, orders, portfolio, signals
+from tradedeck.api.routers import control, exchange, health, markets, orders, portfolio, signals
 from tradedeck.api.routers import scans as scan_routes
 from tradedeck.api.routers import strategies as strategy_routes
 from tradedeck.api.routers.telegram import TelegramWebhook
@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, *, start_feed: bool = True) -> 
     )
     app.state.sandbox = emulator
     errors.install(app)
-    for router in (health, markets, orders, portfolio, control, signals):
+    for router in (health, markets, orders, portfolio, control, signals, exchange):
         app.include_router(router.router)
     app.include_router(chart_routes.router)
     app.include_router(backtest_routes.router)

@@ -169,6 +169,12 @@ class Settings(BaseSettings):
     )
     watchdog_telegram_token: SecretStr | None = None
     watchdog_telegram_api_base: str | None = None
+    watchdog_exchange_api_key: SecretStr | None = Field(
+        default=None,
+        description="the watchdog's own exchange key for canceling (cancel-only where the "
+        "exchange offers it); unset = the trading key",
+    )
+    watchdog_exchange_api_secret: SecretStr | None = None
 
     # Monitoring heartbeat: every MONITORING_INTERVAL seconds a "still alive" message to an
     # optional monitoring chat and a ping to an optional healthchecks-style URL (a failed
@@ -197,6 +203,107 @@ class Settings(BaseSettings):
         '[{"strategy": "sma_cross", "symbol": "ETH/BTC", "params": {"fast": 10}, '
         '"amount": "0.1"}] (or "risk_percent" instead of "amount")',
     )
+
+    # Live exchange: EXCHANGE=paper (the default) paper-trades; a ccxt exchange id such as
+    # "binance" trades live through ccxt with the keys below. Each secret is given directly
+    # or as a *_FILE path (docker/systemd secrets), not both. The files and keys come before
+    # EXCHANGE on purpose: its check that live trading has keys reads them.
+    exchange_api_key_file: Path | None = None
+    exchange_api_key: SecretStr | None = None
+    exchange_api_secret_file: Path | None = None
+    exchange_api_secret: SecretStr | None = None
+    exchange_api_password_file: Path | None = Field(
+        default=None, description="file holding the API passphrase some exchanges require"
+    )
+    exchange_api_password: SecretStr | None = Field(
+        default=None, description="API passphrase (okx, kucoin...); most exchanges have none"
+    )
+    exchange: str = Field(default="paper", description='"paper" or a ccxt exchange id')
+    exchange_market_type: Literal["spot", "perpetual"] = "spot"
+    market_data: str = Field(
+        default="replay",
+        description='where paper trading gets prices: "replay" (the bundled recordings) or a '
+        "ccxt exchange id whose public candles feed the paper exchange (no keys needed)",
+    )
+    exchange_testnet: bool = Field(default=False, description="use the exchange's sandbox")
+    exchange_api_url: str | None = Field(
+        default=None,
+        description="override of the exchange's REST base URL (the local emulator in tests "
+        "and demos); never needed for the real exchange",
+    )
+    exchange_leverage: int = Field(default=1, ge=1, le=125, description="perpetuals only")
+    exchange_margin_mode: Literal["isolated", "cross"] = "isolated"
+    exchange_markets_refresh_hours: float = Field(default=24.0, gt=0)
+    exchange_poll_seconds: float = Field(default=2.0, gt=0)
+    exchange_reconcile_seconds: float = Field(default=300.0, gt=0)
+
+    @field_validator(
+        "exchange_api_key_file",
+        "exchange_api_secret_file",
+        "exchange_api_password_file",
+        "exchange_api_key",
+        "exchange_api_secret",
+        "exchange_api_password",
+        "exchange_api_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_exchange_value_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("exchange_api_key", "exchange_api_secret", "exchange_api_password")
+    @classmethod
+    def _secret_or_its_file(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """The secret itself, or the content of its *_FILE; both given is a mistake."""
+        name = str(info.field_name)
+        path = info.data.get(f"{name}_file")
+        if path is None:
+            return value
+        setting = ENV_PREFIX + name.upper()
+        if value is not None:
+            raise ValueError(f"give either {setting} or {setting}_FILE, not both")
+        try:
+            content = path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ValueError(f"{setting}_FILE {path} cannot be read: {error.strerror}") from None
+        if not content:
+            raise ValueError(f"{setting}_FILE {path} is empty")
+        return SecretStr(content)
+
+    @field_validator("market_data")
+    @classmethod
+    def _market_data(cls, value: str) -> str:
+        value = value.strip().lower()
+        return value if value == "replay" else _ccxt_exchange_id(value)
+
+    @field_validator("exchange")
+    @classmethod
+    def _exchange_id(cls, value: str, info: ValidationInfo) -> str:
+        """Either paper, or an exchange ccxt knows, with the keys to trade on it."""
+        value = value.strip().lower()
+        if value == "paper":
+            return value
+        value = _ccxt_exchange_id(value, "paper")
+        missing = [
+            ENV_PREFIX + name.upper()
+            for name in ("exchange_api_key", "exchange_api_secret")
+            if info.data.get(name) is None
+        ]
+        if missing:
+            raise ValueError(
+                f"live trading on {value} needs {' and '.join(missing)} "
+                f"(or the *_FILE variant); set {ENV_PREFIX}EXCHANGE=paper to paper-trade"
+            )
+        return value
+
+    @field_validator("exchange_api_url")
+    @classmethod
+    def _exchange_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
 
     @field_validator("strategies_dir", mode="before")
     @classmethod
@@ -317,6 +424,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "watchdog_telegram_token",
+        "watchdog_exchange_api_key",
+        "watchdog_exchange_api_secret",
         "watchdog_id",
         "telegram_admin_chat",
         "notify_consumer",
@@ -359,3 +468,19 @@ def describe_error(error: ValidationError) -> str:
     first = error.errors()[0]
     name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
     return f"invalid setting {name}: {first['msg']}"
+
+
+def _ccxt_exchange_id(value: str, alternative: str = "replay") -> str:
+    """``value`` when ccxt knows the exchange; a readable error with a suggestion if not."""
+    import difflib
+
+    try:
+        import ccxt
+    except ImportError:
+        raise ValueError(f"the exchange {value!r} needs ccxt: install tradedeck[live]") from None
+    known: list[str] = list(ccxt.exchanges)
+    if value not in known:
+        close = difflib.get_close_matches(value, known, n=3, cutoff=0.7)
+        hint = f"did you mean {', '.join(close)}?" if close else "see ccxt.exchanges"
+        raise ValueError(f"{value!r} is not a ccxt exchange id ({hint}), nor {alternative!r}")
+    return value

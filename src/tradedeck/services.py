@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,10 +19,14 @@ from tradedeck.alerts.service import AlertService
 from tradedeck.backtest.service import BacktestService
 from tradedeck.charts.service import ChartService
 from tradedeck.config import Settings
+from tradedeck.domain.errors import InvalidInput
+from tradedeck.domain.markets import Market
+from tradedeck.exchanges.live import LiveExchange
 from tradedeck.exchanges.paper import PaperConfig, PaperEngine
 from tradedeck.jobs.scheduler import Scheduler
 from tradedeck.jobs.service import JobsService
 from tradedeck.marketdata.catalog import load_bundled_catalog
+from tradedeck.marketdata.live_feed import LiveMarketData
 from tradedeck.marketdata.service import MarketDataService
 from tradedeck.notify.events import EventBus, InProcessBus
 from tradedeck.notify.redis_bus import RedisStreamsBus
@@ -41,6 +46,7 @@ from tradedeck.strategies.registry import StrategyRegistry
 from tradedeck.strategies.runner import StrategyRunner
 from tradedeck.strategies.scanner import ScanConfig, Scanner
 from tradedeck.trading.killswitch import KillSwitch
+from tradedeck.trading.live_sync import LiveSync
 from tradedeck.trading.order_manager import OrderManager
 from tradedeck.trading.portfolio import PortfolioService
 from tradedeck.trading.risk import RiskEngine, RiskLimits
@@ -75,10 +81,13 @@ class Services:
     reports: ReportService
     monitoring: MonitoringHeartbeat
     heartbeat: HeartbeatWriter | None = None  # for the watchdog; started last, stopped first
+    live: LiveTrading | None = None  # a real exchange (TRADEDECK_EXCHANGE), else None
 
     async def stop(self) -> None:
         if self.heartbeat is not None:
             await self.heartbeat.stop()
+        if self.live is not None:
+            await self.live.sync.stop()
         await self.backtests.stop()
         await self.charts.stop()
         await self.jobs.scheduler.stop()
@@ -86,8 +95,16 @@ class Services:
         await self.marketdata.stop()
         await self.orders.stop()
         await self.bus.stop()
+        if self.live is not None:
+            await self.live.exchange.client.close()
         await self.oneshot.close()
         await self.repository.engine.dispose()
+
+
+@dataclass(slots=True)
+class LiveTrading:
+    exchange: LiveExchange
+    sync: LiveSync
 
 
 def default_limits(settings: Settings) -> RiskLimits:
@@ -203,18 +220,38 @@ async def start_services(
             if settings.redis_url
             else MemoryOneShotStore()
         )
-        marketdata = await MarketDataService.load(settings, repository)
-        await repository.seed_balances(dict(settings.paper_balances))
-        exchange = PaperEngine(
-            marketdata.markets,
-            PaperConfig(
-                fee_rate=settings.fee_rate,
-                slippage_bps=settings.slippage_bps,
-                volume_share=settings.volume_share,
-            ),
-            balances=await repository.load_balances(),
-            open_orders=await repository.load_open_orders(),
+        estimates = PaperConfig(
+            fee_rate=settings.fee_rate,
+            slippage_bps=settings.slippage_bps,
+            volume_share=settings.volume_share,
         )
+        exchange: PaperEngine | LiveExchange
+        marketdata: MarketDataService
+        if settings.exchange == "paper":
+            if settings.market_data == "replay":
+                marketdata = await MarketDataService.load(settings, repository)
+            else:  # paper trading on a real exchange's public candles
+                marketdata = await open_public_market_data(settings, repository)
+                stack.append(marketdata)
+            await repository.seed_balances(dict(settings.paper_balances))
+            exchange = PaperEngine(
+                marketdata.markets,
+                estimates,
+                balances=await repository.load_balances(),
+                open_orders=await repository.load_open_orders(),
+            )
+        else:
+            exchange = await open_live_exchange(settings, repository, estimates)
+            stack.append(_Closing(exchange))
+            traded = traded_markets(settings, exchange.markets)
+            await exchange.prepare(traded)
+            marketdata = LiveMarketData(
+                settings,
+                repository,
+                exchange.client,
+                traded,
+                poll_seconds=max(settings.exchange_poll_seconds, 1.0),
+            )
         valuator = Valuator(exchange.markets, exchange.last_price, settings.valuation_currency)
         kill_switch = KillSwitch(repository, bus)
         await kill_switch.refresh()
@@ -237,6 +274,21 @@ async def start_services(
             await repository.load_positions(),
         )
         kill_switch.bind_canceller(orders.cancel_all)
+        orders.bind_halt(kill_switch.trip)
+        live: LiveTrading | None = None
+        if isinstance(exchange, LiveExchange):
+            live = LiveTrading(
+                exchange,
+                LiveSync(
+                    orders,
+                    exchange,
+                    bus,
+                    kill_switch.trip,
+                    poll_seconds=settings.exchange_poll_seconds,
+                    reconcile_seconds=settings.exchange_reconcile_seconds,
+                    markets_refresh_seconds=settings.exchange_markets_refresh_hours * 3600,
+                ),
+            )
         portfolio = PortfolioService(orders, repository, valuator, lambda: risk.day_start_equity)
         signals = SignalService(orders, repository, valuator)
         # User strategy files are imported here, once; a broken one is reported and skipped.
@@ -293,9 +345,13 @@ async def start_services(
             alerts=alerts,
             reports=reports,
             monitoring=monitoring,
+            live=live,
         )
         await bus.start()
         stack.append(bus)
+        if live is not None:  # the exchange may have moved while we were down: read it first
+            await live.sync.start(run_loop=start_feed)
+            stack.append(live.sync)
         await signals.start()
         stack.append(signals)
         await marketdata.start(orders, risk, valuator, kill_switch, run_feed=start_feed)
@@ -315,3 +371,79 @@ async def start_services(
                 await item.stop()
         await repository.engine.dispose()
         raise
+
+
+@dataclass(slots=True)
+class _Closing:
+    """Closes a live exchange's client when start-up fails after it was opened."""
+
+    exchange: LiveExchange
+
+    async def stop(self) -> None:
+        await self.exchange.client.close()
+
+
+async def open_live_exchange(
+    settings: Settings, repository: Repository, estimates: PaperConfig
+) -> LiveExchange:
+    """The ccxt client for TRADEDECK_EXCHANGE, its markets loaded, holding what the
+    database knows (reconciliation corrects it against the exchange right after)."""
+    from tradedeck.exchanges.ccxt_live.client import CcxtClient  # ccxt: the `live` extra
+    from tradedeck.exchanges.ccxt_live.settings import live_settings
+
+    config = live_settings(settings)
+    client = CcxtClient(config)
+    exchange = LiveExchange(client, estimates, kind=config.market_type)
+    try:
+        open_orders = await repository.load_open_orders()
+        await exchange.start(
+            open_orders,
+            await repository.load_balances(),
+            await repository.fill_ids(o.id for o in open_orders),
+        )
+    except BaseException:
+        await client.close()
+        raise
+    return exchange
+
+
+async def open_public_market_data(settings: Settings, repository: Repository) -> LiveMarketData:
+    """Candles of TRADEDECK_MARKET_DATA's exchange, read with a keyless ccxt client."""
+    from tradedeck.exchanges.ccxt_live.client import CcxtClient  # ccxt: the `live` extra
+    from tradedeck.exchanges.ccxt_live.settings import LiveSettings
+
+    client = CcxtClient(
+        LiveSettings(
+            exchange=settings.market_data,
+            api_url=settings.exchange_api_url,
+            testnet=settings.exchange_testnet,
+        )
+    )
+    try:
+        available = await client.load_markets()
+        markets = traded_markets(settings, {s: m.market for s, m in available.items()})
+    except BaseException:
+        await client.close()
+        raise
+    return LiveMarketData(
+        settings,
+        repository,
+        client,
+        markets,
+        poll_seconds=max(settings.exchange_poll_seconds, 1.0),
+        close_source=True,
+    )
+
+
+def traded_markets(settings: Settings, available: Mapping[str, Market]) -> dict[str, Market]:
+    """The markets TRADEDECK_MARKETS names (an exchange lists thousands), all of which the
+    exchange must have; BTC/USDT when none is named."""
+    source = settings.exchange if settings.exchange != "paper" else settings.market_data
+    wanted = settings.markets or ["BTC/USDT"]
+    unknown = [symbol for symbol in wanted if symbol not in available]
+    if unknown:
+        raise InvalidInput(
+            "unknown_market",
+            f"TRADEDECK_MARKETS names markets {source} does not list: {', '.join(unknown)}",
+        )
+    return {symbol: available[symbol] for symbol in wanted}

@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal, localcontext
-from types import MappingProxyType
 from typing import NamedTuple
 
 from tradedeck.domain.balances import Balance
@@ -59,6 +58,7 @@ from tradedeck.domain.orders import (
     Side,
 )
 from tradedeck.exchanges.base import ExchangeUpdate
+from tradedeck.exchanges.book import BookReads
 
 _BPS = Decimal(10000)
 _REASON_NO_FUNDS = "insufficient reserved funds for the remainder"
@@ -131,7 +131,9 @@ class _Changes(_UndoLog):
     fills: list[Fill] = field(default_factory=list)
 
 
-class PaperEngine:
+class PaperEngine(BookReads):
+    venue = "the paper exchange"
+
     def __init__(
         self,
         markets: Mapping[str, Market],
@@ -164,47 +166,11 @@ class PaperEngine:
             self._restore(order)
 
     # ------------------------------------------------------------------ queries
-
-    @property
-    def markets(self) -> Mapping[str, Market]:
-        return MappingProxyType(self._markets)
+    # (markets, prices, balances and open orders: BookReads)
 
     @property
     def config(self) -> PaperConfig:
         return self._config
-
-    def market(self, symbol: str) -> Market:
-        market = self._markets.get(symbol)
-        if market is None:
-            raise InvalidInput("unknown_symbol", f"the paper exchange has no market {symbol}")
-        return market
-
-    def last_price(self, symbol: str) -> Decimal | None:
-        candle = self._candles.get(symbol)
-        return None if candle is None else candle.close
-
-    def last_candle(self, symbol: str) -> Candle | None:
-        return self._candles.get(symbol)
-
-    def balance(self, asset: str) -> Balance:
-        balance = self._balances.get(asset)
-        return Balance(asset) if balance is None else balance.copy()
-
-    def balances(self) -> list[Balance]:
-        return [self._balances[asset].copy() for asset in sorted(self._balances)]
-
-    def totals(self) -> dict[str, Decimal]:
-        """Each asset's total (free + reserved), in asset order: what a valuation needs,
-        without copying the balances (every order's risk check asks)."""
-        balances = self._balances
-        return {asset: balances[asset].total for asset in sorted(balances)}
-
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [o.copy() for o in self._open.values() if symbol is None or o.symbol == symbol]
-
-    def get_order(self, order_id: str) -> Order | None:
-        order = self._open.get(order_id)
-        return None if order is None else order.copy()
 
     # ------------------------------------------------------------------ commands
 

@@ -163,8 +163,7 @@ class MarketDataService:
                 now = time.monotonic()
                 if now - last_housekeeping >= 2.0:
                     last_housekeeping = now
-                    await kill_switch.refresh()
-                    await risk.observe_equity(valuator.equity(orders.exchange.balances()).total)
+                    await self._housekeep(orders, risk, valuator, kill_switch)
                     await self._save_offset()
                 if now - last_prune >= 60.0:
                     last_prune = now
@@ -175,6 +174,15 @@ class MarketDataService:
                 log.exception("market_replay_tick_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=0.25)
+
+    @staticmethod
+    async def _housekeep(
+        orders: OrderManager, risk: RiskEngine, valuator: Valuator, kill_switch: KillSwitch
+    ) -> None:
+        """Re-read the kill switch (another process may have set it) and show the risk
+        engine the equity, so the daily drawdown guard trips by itself."""
+        await kill_switch.refresh()
+        await risk.observe_equity(valuator.equity(orders.exchange.balances()).total)
 
     async def _start_offset(self) -> float:
         """Where the replay resumes: the saved position, but never before the point where

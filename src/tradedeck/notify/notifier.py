@@ -420,6 +420,11 @@ def render(event: Event) -> str:
                 f"🛑 <b>Kill switch activated</b> by {escape(data.get('actor', 'unknown'))}: "
                 f"{escape(data.get('reason') or 'no reason given')}\n"
                 f"{canceled} {noun} canceled"
+                + (
+                    f"\n⚠️ Canceling failed: {escape(data['cancel_error'])}"
+                    if data.get("cancel_error")
+                    else ""
+                )
             )
         case EventType.KILL_SWITCH_RESUMED:
             return f"✅ <b>Trading resumed</b> by {escape(data.get('actor', 'unknown'))}"

@@ -56,7 +56,7 @@ api_tokens = Table(
 orders = Table(
     "orders",
     metadata,
-    Column("id", String(32), primary_key=True),
+    Column("id", String(64), primary_key=True),
     Column("client_order_id", String(64), nullable=True),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
     Column("symbol", String(40), nullable=False),
@@ -74,8 +74,8 @@ orders = Table(
     Column("reserved", Money, nullable=False),
     Column("triggered", Boolean, nullable=False),
     Column("role", String(16), nullable=False),
-    Column("parent_id", String(32), nullable=True),
-    Column("oco_group", String(32), nullable=True),
+    Column("parent_id", String(64), nullable=True),
+    Column("oco_group", String(64), nullable=True),
     Column("stop_loss", Money, nullable=True),
     Column("take_profit", Money, nullable=True),
     Column("source", String(64), nullable=False),  # "strategy:<name>" included
@@ -90,7 +90,7 @@ order_events = Table(
     "order_events",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("order_id", String(32), ForeignKey("orders.id"), nullable=False, index=True),
+    Column("order_id", String(64), ForeignKey("orders.id"), nullable=False, index=True),
     Column("status", String(20), nullable=False),
     Column("filled", Money, nullable=False),
     Column("reason", Text, nullable=True),
@@ -100,8 +100,8 @@ order_events = Table(
 fills = Table(
     "fills",
     metadata,
-    Column("id", String(32), primary_key=True),
-    Column("order_id", String(32), ForeignKey("orders.id"), nullable=False, index=True),
+    Column("id", String(64), primary_key=True),
+    Column("order_id", String(64), ForeignKey("orders.id"), nullable=False, index=True),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
     Column("symbol", String(40), nullable=False),
     Column("side", String(4), nullable=False),
@@ -182,7 +182,7 @@ signals = Table(
     Column("nonce", String(128), nullable=False, unique=True),
     Column("payload", Text, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("order_id", String(32), nullable=True),
+    Column("order_id", String(64), nullable=True),
     Column("reason", Text, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -280,18 +280,7 @@ class Repository:
         now = _utcnow()
         async with self.engine.begin() as conn:
             if require_kill_switch_off:
-                active = (
-                    await conn.execute(
-                        select(m.kill_switch.c.active, m.kill_switch.c.reason).where(
-                            m.kill_switch.c.id == 1
-                        )
-                    )
-                ).first()
-                if active is not None and active[0]:
-                    raise KillSwitchActiveInStore(
-                        "kill_switch_active",
-                        f"trading is halted by the kill switch: {active[1] or 'no reason given'}",
-                    )
+                await _refuse_if_halted(conn)
             await self._upsert(conn, m.orders, [_order_row(o) for o in update_.orders], ["id"])
             if update_.orders:
                 await conn.execute(
@@ -334,6 +323,22 @@ class Repository:
                 ],
                 ["symbol"],
             )
+
+    async def check_kill_switch_off(self) -> None:
+        """Refuse with ``kill_switch_active`` when the stored switch is on: a live order
+        must not leave at all once another process (the watchdog) has halted trading."""
+        async with self.engine.connect() as conn:
+            await _refuse_if_halted(conn)
+
+    async def fill_ids(self, order_ids: Iterable[str]) -> set[str]:
+        """The ids of the fills stored for these orders (reconciliation never counts an
+        execution twice)."""
+        wanted = list(order_ids)
+        if not wanted:
+            return set()
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(m.fills.c.id).where(m.fills.c.order_id.in_(wanted)))
+            return {row[0] for row in rows}
 
     async def get_order(self, order_id: str) -> Order | None:
         async with self.engine.connect() as conn:
@@ -682,3 +687,16 @@ def _fill(row: Any) -> Fill:
     values = {name: row[name] for name in _FILL_COLUMNS}
     values["side"] = Side(values["side"])
     return Fill(**values)
+
+
+async def _refuse_if_halted(conn: AsyncConnection) -> None:
+    active = (
+        await conn.execute(
+            select(m.kill_switch.c.active, m.kill_switch.c.reason).where(m.kill_switch.c.id == 1)
+        )
+    ).first()
+    if active is not None and active[0]:
+        raise KillSwitchActiveInStore(
+            "kill_switch_active",
+            f"trading is halted by the kill switch: {active[1] or 'no reason given'}",
+        )

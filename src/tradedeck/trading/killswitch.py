@@ -61,16 +61,26 @@ class KillSwitch:
         if not was_active:
             self._state = KillSwitchState(True, reason, actor.name, datetime.now(UTC))
             await self._repo.set_kill_switch(self._state)
-        canceled = await self._cancel_all(f"kill switch: {reason}") if self._cancel_all else 0
+        canceled = 0
+        failure: Exception | None = None
+        try:
+            canceled = await self._cancel_all(f"kill switch: {reason}") if self._cancel_all else 0
+        except Exception as error:  # halted anyway; the admins must hear it either way
+            failure = error
+            log.exception("kill_switch_cancel_failed", reason=reason)
         if not was_active:
             log.warning("kill_switch_activated", reason=reason, actor=actor.name, canceled=canceled)
             await self._repo.audit(actor.name, actor.channel, "kill_switch.activate", "ok", reason)
-            await self._bus.publish(
-                Event(
-                    type=EventType.KILL_SWITCH_ACTIVATED,
-                    data={"reason": reason, "actor": actor.name, "canceled_orders": canceled},
-                )
-            )
+            data: dict[str, object] = {
+                "reason": reason,
+                "actor": actor.name,
+                "canceled_orders": canceled,
+            }
+            if failure is not None:
+                data["cancel_error"] = str(failure)
+            await self._bus.publish(Event(type=EventType.KILL_SWITCH_ACTIVATED, data=data))
+        if failure is not None:
+            raise failure
         return self._state, canceled
 
     async def trip(self, reason: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -41,6 +41,7 @@ from tradedeck.domain.orders import (
 from tradedeck.domain.positions import Position
 from tradedeck.domain.roles import Actor, Permission, Role
 from tradedeck.exchanges.base import ExchangeUpdate
+from tradedeck.exchanges.live import LiveExchange
 from tradedeck.exchanges.paper import PaperEngine
 from tradedeck.notify.events import Event, EventBus, EventType
 from tradedeck.ops.metrics import Metrics
@@ -52,6 +53,7 @@ from tradedeck.trading.valuation import Valuator
 log = structlog.get_logger(__name__)
 
 _CLIENT_ID_MAX = 64
+EXCHANGE_AUTH_FAILED = "exchange_auth_failed"
 _MAX_BATCH = 256
 _EVENT_BY_STATUS = {
     OrderStatus.OPEN: EventType.ORDER_PLACED,
@@ -92,7 +94,7 @@ class _Placement:
 class OrderManager:
     def __init__(
         self,
-        exchange: PaperEngine,
+        exchange: PaperEngine | LiveExchange,
         repository: Repository,
         bus: EventBus,
         risk: RiskEngine,
@@ -104,6 +106,7 @@ class OrderManager:
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self.exchange = exchange
+        self._live = exchange if isinstance(exchange, LiveExchange) else None
         self._repo = repository
         self._bus = bus
         self._risk = risk
@@ -115,6 +118,12 @@ class OrderManager:
         self._lock = asyncio.Lock()
         self._pending: asyncio.Queue[_Placement] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._halt: Callable[[str], Awaitable[None]] | None = None
+
+    def bind_halt(self, halt: Callable[[str], Awaitable[None]]) -> None:
+        """What stops all trading (the kill switch's trip) when the exchange refuses our
+        credentials: every later order would fail the same way."""
+        self._halt = halt
 
     # -- reads -----------------------------------------------------------------------
     def market(self, symbol: str) -> Market:
@@ -260,10 +269,12 @@ class OrderManager:
             merged = ExchangeUpdate()
             duplicates: set[tuple[int | None, str]] = set()
 
-            def submit_all() -> ExchangeUpdate:
+            async def submit_all() -> ExchangeUpdate:
+                if self._live is not None:  # the write re-checks, but the exchange cannot undo
+                    await self._repo.check_kill_switch_off()
                 for job in jobs:
                     try:
-                        order, update = self._submit_one(
+                        order, update = await self._submit_any(
                             job.actor, job.market, job.request, now, duplicates
                         )
                     except DomainError as error:
@@ -275,6 +286,8 @@ class OrderManager:
 
             await self._apply(submit_all, require_kill_switch_off=True)
         for job, error in refused:
+            if error.code == EXCHANGE_AUTH_FAILED and self._halt is not None:
+                await self._halt(f"the exchange refused our API keys: {error.detail}")
             self._metrics.order_rejections_total.labels(reason=error.code).inc()
             if isinstance(error, OrderRejected):
                 await self._risk.record_rejection(error.detail)
@@ -299,6 +312,19 @@ class OrderManager:
         order, update = self._submit_one(actor, market, request, self._clock(), set())
         return _placed(update, order.id), update
 
+    async def _submit_any(
+        self,
+        actor: Actor,
+        market: Market,
+        request: OrderRequest,
+        now: datetime,
+        seen: set[tuple[int | None, str]],
+    ) -> tuple[Order, ExchangeUpdate]:
+        if self._live is None:
+            return self._submit_one(actor, market, request, now, seen)
+        order = self._new_order(actor, market, request, now, seen)
+        return order, self._apply_fills(await self._live.submit(order, now))
+
     def match_sync(self, candles: Sequence[Candle]) -> ExchangeUpdate:
         """The synchronous core of :meth:`on_candles` (match, move positions), for the
         same single-threaded callers as :meth:`submit_sync`."""
@@ -313,9 +339,16 @@ class OrderManager:
         seen: set[tuple[int | None, str]],
     ) -> tuple[Order, ExchangeUpdate]:
         order = self._new_order(actor, market, request, now, seen)
-        update = self.exchange.submit(order, now)
+        update = self._paper().submit(order, now)
         self._apply_fills(update)
         return order, update
+
+    def _paper(self) -> PaperEngine:
+        """The simulated exchange; the synchronous paths (backtests) exist only for it."""
+        exchange = self.exchange
+        if isinstance(exchange, LiveExchange):
+            raise TypeError("a live exchange has no synchronous placement path")
+        return exchange
 
     def _match_candles(self, candles: Sequence[Candle], now: datetime) -> ExchangeUpdate:
         if len(candles) == 1:  # the usual case: nothing to merge
@@ -375,12 +408,15 @@ class OrderManager:
                 raise NotFound("order_not_found", f"no order with id {order_id!r}")
             now = self._clock()
             update = await self._apply(
-                lambda: self._apply_fills(
-                    self.exchange.cancel(order_id, now, f"canceled by {actor.name}")
-                )
+                lambda: self._cancel_one(order_id, now, f"canceled by {actor.name}")
             )
         await self._publish(update)
         return next(o for o in update.orders if o.id == order_id)
+
+    async def _cancel_one(self, order_id: str, now: datetime, reason: str) -> ExchangeUpdate:
+        if self._live is not None:
+            return self._apply_fills(await self._live.cancel(order_id, now, reason))
+        return self._apply_fills(self._paper().cancel(order_id, now, reason))
 
     async def cancel_all(self, reason: str) -> int:
         """Cancel every open order in one transaction (the kill switch path)."""
@@ -390,11 +426,11 @@ class OrderManager:
                 return 0
             now = self._clock()
 
-            def cancel_each() -> ExchangeUpdate:
+            async def cancel_each() -> ExchangeUpdate:
                 merged = ExchangeUpdate()
                 for order_id in open_ids:
                     if self.exchange.get_order(order_id) is not None:  # OCO siblings go together
-                        merged.merge(self._apply_fills(self.exchange.cancel(order_id, now, reason)))
+                        merged.merge(await self._cancel_one(order_id, now, reason))
                 return merged
 
             update = await self._apply(cancel_each)
@@ -405,14 +441,37 @@ class OrderManager:
         """Feed new market candles to the exchange and persist whatever they matched."""
         async with self._lock:
             now = self._clock()
-            update = await self._apply(lambda: self._match_candles(candles, now))
+
+            async def match() -> ExchangeUpdate:
+                return self._match_candles(candles, now)
+
+            update = await self._apply(match)
+        if not update.empty:
+            await self._publish(update)
+        return update
+
+    async def apply_external(
+        self, compute: Callable[[datetime], Awaitable[ExchangeUpdate]]
+    ) -> ExchangeUpdate:
+        """Persist what an exchange did on its own (fills and cancels found by polling or
+        reconciliation): under the lock, positions moved, stored, then announced."""
+        async with self._lock:
+            now = self._clock()
+
+            async def learn() -> ExchangeUpdate:
+                return self._apply_fills(await compute(now))
+
+            update = await self._apply(learn)
         if not update.empty:
             await self._publish(update)
         return update
 
     # -- internals -------------------------------------------------------------------
     async def _apply(
-        self, operation: Callable[[], ExchangeUpdate], *, require_kill_switch_off: bool = False
+        self,
+        operation: Callable[[], Awaitable[ExchangeUpdate]],
+        *,
+        require_kill_switch_off: bool = False,
     ) -> ExchangeUpdate:
         """Run an exchange operation and persist it atomically; undo memory on failure.
 
@@ -422,7 +481,7 @@ class OrderManager:
         saved_positions = {s: p.copy() for s, p in self._positions.items()}
         try:
             with self.exchange.atomic():
-                update = operation()
+                update = await operation()
                 if update.empty:
                     return update
                 touched = [self._positions[s] for s in {f.symbol for f in update.fills}]

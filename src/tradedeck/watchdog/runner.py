@@ -24,7 +24,7 @@ import contextlib
 import json
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -94,6 +94,7 @@ class Watchdog:
         *,
         owner: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cancel: Callable[[str], Awaitable[int]] | None = None,
     ) -> None:
         self._settings = settings
         self._repo = repository
@@ -101,6 +102,8 @@ class Watchdog:
         self._queries = WatchdogQueries(repository.engine)
         self._alerts = alerts
         self._markets = dict(markets)
+        # Where open orders live: the persisted paper account, or a live exchange.
+        self._cancel = cancel or self._cancel_persisted
         self.owner = owner or settings.watchdog_id or default_owner()
         self._clock = clock
         self._stop = asyncio.Event()
@@ -200,8 +203,7 @@ class Watchdog:
         canceled = 0
         if not main_alive or self._grace_over(state.changed_at, now):
             reason = f"kill switch: {state.reason or trigger.reason}"
-            result = await cancel_persisted_orders(self._repo, self._markets, reason)
-            canceled = result.count
+            canceled = await self._cancel(reason)
             if canceled:
                 log.warning("watchdog_orders_canceled", canceled=canceled, cause=trigger.cause)
                 await self._repo.audit(ACTOR, ACTOR, "orders.cancel_all", "ok", str(canceled))
@@ -209,6 +211,9 @@ class Watchdog:
             return None
         alerted = await self._alert(trigger, activated, canceled, main_alive=main_alive)
         return Action(now, trigger, activated, canceled, alerted)
+
+    async def _cancel_persisted(self, reason: str) -> int:
+        return (await cancel_persisted_orders(self._repo, self._markets, reason)).count
 
     def _grace_over(self, since: datetime | None, now: datetime) -> bool:
         grace = timedelta(seconds=self._settings.watchdog_cancel_grace_seconds)

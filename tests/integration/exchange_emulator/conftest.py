@@ -1,4 +1,4 @@
-"""The emulator served on a loopback port and the real ccxt binance client aimed at it."""
+"""The emulator served on a loopback port and the real ccxt clients (spot, USDⓈ-M) aimed at it."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ async def emulator() -> AsyncIterator[tuple[BinanceEmulator, Served]]:
     emu.add_key(API_KEY, SECRET)
     emu.deposit("USDT", "10000")
     emu.deposit("BTC", "1")
+    emu.deposit_futures("10000")
     served = Served(emu.app, bound_socket())
     await served.start()
     try:
@@ -50,3 +51,21 @@ async def exchange(emulator: tuple[BinanceEmulator, Served]) -> AsyncIterator[An
 @pytest.fixture
 def emu(emulator: tuple[BinanceEmulator, Served]) -> BinanceEmulator:
     return emulator[0]
+
+
+def make_futures_client(url: str, secret: str = SECRET, **config: Any) -> Any:
+    client = ccxt_async.binanceusdm(
+        {"apiKey": API_KEY, "secret": secret, "options": ccxt_options("future"), **config}
+    )
+    aim_ccxt(client, url)
+    return client
+
+
+@pytest.fixture
+async def futures(emulator: tuple[BinanceEmulator, Served]) -> AsyncIterator[Any]:
+    """A ``binanceusdm`` client on the emulator's USDⓈ-M account (10000 USDT)."""
+    client = make_futures_client(emulator[1].url)
+    try:
+        yield client
+    finally:
+        await client.close()

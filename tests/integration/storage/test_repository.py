@@ -118,6 +118,41 @@ async def test_kill_switch_blocks_writes_inside_the_transaction(repo: Repository
     assert state.active and state.reason == "watchdog: heartbeat lost" and state.changed_at == NOW
 
 
+async def test_live_leg_and_exchange_fill_ids_fit(repo: Repository) -> None:
+    """A protective leg's id is its entry's plus "-sl", and an exchange execution is stored
+    as "<exchange order id>:<trade id>": both longer than the 32 characters ids once had."""
+    entry_id = "a" * 32
+    leg = Order(
+        f"{entry_id}-sl",
+        "ETH/BTC",
+        Side.SELL,
+        OrderType.STOP_LIMIT,
+        Decimal(1),
+        NOW,
+        NOW,
+        price=Decimal("0.04"),
+        stop_price=Decimal("0.041"),
+        status=OrderStatus.OPEN,
+        parent_id=entry_id,
+        oco_group=entry_id,
+    )
+    fill_id = "123456789012345678:987654321098765432"
+    fill = Fill(fill_id, leg.id, "ETH/BTC", Side.SELL, Decimal("0.5"), Decimal("0.04"),
+                Decimal(0), "BTC", NOW)  # fmt: skip
+    await repo.save_update(ExchangeUpdate(orders=[leg], fills=[fill]), [])
+    assert await repo.get_order(leg.id) == leg
+    assert await repo.fill_ids([leg.id]) == {fill_id}
+    assert await repo.fill_ids([]) == set()
+
+
+async def test_check_kill_switch_off_refuses_once_halted(repo: Repository) -> None:
+    await repo.check_kill_switch_off()
+    await repo.set_kill_switch(KillSwitchState(True, "watchdog: heartbeat lost", "watchdog", NOW))
+    with pytest.raises(Exception, match="watchdog: heartbeat lost") as info:
+        await repo.check_kill_switch_off()
+    assert getattr(info.value, "code", None) == "kill_switch_active"
+
+
 async def test_candles_settings_and_day_equity(repo: Repository) -> None:
     candles = [
         Candle(

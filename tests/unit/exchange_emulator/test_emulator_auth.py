@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tradedeck.exchanges.emulator.auth import check_api_key, check_signed, sign
-from tradedeck.exchanges.emulator.engine import BinanceError
+from tradedeck.exchanges.emulator.errors import BinanceError
 
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 NOW = 1_700_000_000_000

@@ -6,12 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from tradedeck.exchanges.emulator.engine import (
-    BinanceError,
-    EmulatorMarket,
-    EmulatorOrder,
-    SpotEngine,
-)
+from tradedeck.exchanges.emulator.engine import SpotEngine
+from tradedeck.exchanges.emulator.errors import BinanceError
+from tradedeck.exchanges.emulator.spot_models import EmulatorMarket, EmulatorOrder
 
 D = Decimal
 

@@ -17,10 +17,25 @@ async def healthz(services: ServicesDep) -> dict[str, object]:
     return {
         "status": "ok",
         "version": __version__,
-        "exchange": "paper",
+        "exchange": services.settings.exchange,
         "kill_switch_active": services.kill_switch.active,
-        "markets": len(services.orders.exchange.markets),
+        "markets": len(services.marketdata.markets),
         "watchdog": _watchdog(services),
+        **_live(services),
+    }
+
+
+def _live(services: Services) -> dict[str, object]:
+    """For a live exchange: its circuit breaker and when it was last reconciled."""
+    live = services.live
+    if live is None:
+        return {}
+    breaker = live.exchange.client.breaker
+    last = live.sync.last
+    return {
+        "exchange_circuit": breaker.state.value,
+        "market_type": live.exchange.kind.value,
+        "last_reconcile_differences": None if last is None else len(last.differences),
     }
 
 

@@ -1,44 +1,91 @@
-"""A local Binance spot REST emulator that the real ccxt client talks to over HTTP.
+"""A local Binance REST emulator (spot and USDⓈ-M futures) that the real ccxt talks to over HTTP.
 
 Tests and demos cannot reach an exchange, so this package serves Binance's own wire format
-on loopback: point ``ccxt.binance``'s ``urls["api"]`` at it (``ccxt_urls``) and the live
-adapter runs unchanged, with prices, fills and faults under the test's control.
+on loopback: ``aim_ccxt`` points a ``ccxt.binance`` / ``ccxt.binanceusdm`` client at it and
+the live adapter runs unchanged, with prices, fills and faults under the test's control.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from tradedeck.exchanges.emulator.app import BinanceEmulator, Faults, default_markets
-from tradedeck.exchanges.emulator.engine import BinanceError, EmulatorMarket, Kline, SpotEngine
+from tradedeck.exchanges.emulator.app import (
+    BinanceEmulator,
+    default_futures_markets,
+    default_markets,
+)
+from tradedeck.exchanges.emulator.engine import SpotEngine
+from tradedeck.exchanges.emulator.errors import BinanceError
+from tradedeck.exchanges.emulator.faults import Faults
+from tradedeck.exchanges.emulator.futures_engine import FuturesEngine
+from tradedeck.exchanges.emulator.futures_models import FuturesMarket
+from tradedeck.exchanges.emulator.spot_models import EmulatorMarket, Kline
+
+Kind = Literal["spot", "future"]
+
+# The ccxt api sections the emulator serves, and the error table ccxt uses for each.
+_SECTIONS = {
+    "public": ("/api/v3", "spot"),
+    "private": ("/api/v3", "spot"),
+    "fapiPublic": ("/fapi/v1", "linear"),
+    "fapiPublicV2": ("/fapi/v2", "linear"),
+    "fapiPublicV3": ("/fapi/v3", "linear"),
+    "fapiPrivate": ("/fapi/v1", "linear"),
+    "fapiPrivateV2": ("/fapi/v2", "linear"),
+    "fapiPrivateV3": ("/fapi/v3", "linear"),
+}
 
 
 def ccxt_urls(base_url: str) -> dict[str, str]:
-    """The ``urls["api"]`` entries ccxt's binance class needs for spot, aimed at ``base_url``."""
-    api = base_url.rstrip("/") + "/api/v3"
-    return {"public": api, "private": api}
+    """The ``urls["api"]`` entries ccxt's binance classes need, aimed at ``base_url``.
+
+    Only the sections the emulator serves: a call to any other (sapi, dapi, eapi...) fails
+    in ccxt with NotSupported instead of reaching the real exchange.
+    """
+    root = base_url.rstrip("/")
+    return {section: root + path for section, (path, _) in _SECTIONS.items()}
 
 
 def aim_ccxt(client: Any, base_url: str) -> None:
-    """Point a ``ccxt.binance`` client at the emulator, errors mapped as for api.binance.com.
+    """Point a ccxt binance client at the emulator, errors mapped as for binance.com.
 
-    ccxt picks its spot error table (-1013 is InvalidOrder, -2010 InsufficientFunds...) by
-    matching the request URL against ``https://api.binance.com/``; a loopback URL would fall
-    back to the generic table (-1013 becomes BadRequest). Overlaying the spot table keeps
-    the exceptions the adapter sees identical to production.
+    ccxt picks its error table by matching the request URL: ``https://api.binance.com/``
+    gets the spot table (-1013 is InvalidOrder, -2010 InsufficientFunds...) and
+    ``https://fapi.binance.com/`` the linear one (-2019 InsufficientFunds, -2022
+    InvalidOrder...); a loopback URL would match neither and fall back to the generic
+    table. The client's URL matcher is replaced by one that gives the emulator's spot and
+    futures URLs those same tables, so the exceptions the adapter sees are production's.
     """
     client.urls["api"] = ccxt_urls(base_url)
-    spot = client.exceptions.get("spot", {})
-    for kind in ("exact", "broad"):
-        client.exceptions[kind] = {**client.exceptions[kind], **spot.get(kind, {})}
+    root = base_url.rstrip("/")
+    prefixes = sorted({(root + path + "/", table) for path, table in _SECTIONS.values()})
+
+    def exceptions_by_url(url: str | None, exact_or_broad: str) -> dict[str, Any]:
+        for prefix, table in prefixes:
+            if url is not None and url.startswith(prefix):
+                tables: dict[str, Any] = client.exceptions.get(table, {})
+                return dict(tables.get(exact_or_broad, {}))
+        return {}
+
+    client.get_exceptions_by_url = exceptions_by_url
 
 
-def ccxt_options() -> dict[str, object]:
-    """ccxt binance options that keep ``load_markets`` on the spot endpoints the emulator serves.
+def ccxt_options(kind: Kind = "spot") -> dict[str, object]:
+    """ccxt binance options that keep ``load_markets`` on the endpoints the emulator serves.
 
-    ``fetchMarkets.types`` skips the futures/options exchangeInfo calls, ``fetchMargins``
-    the sapi margin-pair calls and ``fetchCurrencies`` the sapi capital config call.
+    ``fetchMarkets.types`` loads only spot (``/api/v3/exchangeInfo``) or only the linear
+    perpetuals (``/fapi/v1/exchangeInfo``); ``fetchMargins`` skips the sapi margin-pair
+    calls and ``fetchCurrencies`` the sapi capital config call. ``"future"`` also makes
+    linear swaps the default type, for ``ccxt.binance`` (``ccxt.binanceusdm`` already is).
     """
+    if kind == "future":
+        return {
+            "defaultType": "swap",
+            "defaultSubType": "linear",
+            "fetchMarkets": {"types": ["linear"]},
+            "fetchMargins": False,
+            "fetchCurrencies": False,
+        }
     return {
         "defaultType": "spot",
         "fetchMarkets": {"types": ["spot"]},
@@ -52,10 +99,14 @@ __all__ = [
     "BinanceError",
     "EmulatorMarket",
     "Faults",
+    "FuturesEngine",
+    "FuturesMarket",
+    "Kind",
     "Kline",
     "SpotEngine",
     "aim_ccxt",
     "ccxt_options",
     "ccxt_urls",
+    "default_futures_markets",
     "default_markets",
 ]

@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
-from tradedeck.exchanges.emulator.engine import BinanceError
+from tradedeck.exchanges.emulator.errors import BinanceError
 
 DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000

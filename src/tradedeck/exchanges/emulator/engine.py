@@ -11,148 +11,48 @@ across it (a buy at or below its limit, a sell at or above). A test that wants t
 PARTIALLY_FILLED asks for an order to fill in N steps (``fill_next_in_steps``); each price
 move that reaches the order then fills one step, the last one taking the remainder.
 
+Conditional orders (STOP_LOSS, TAKE_PROFIT and their _LIMIT forms) rest until a price move
+reaches their stop price, then work as a market or limit order. An OCO (placed by ``spot_oco``)
+pairs two legs under one ``orderListId``: when either leg fills or triggers, the other
+expires, and cancelling either cancels both.
+
 Why funds are locked. Like Binance, an accepted order locks what it may spend (quote for a
-buy at its limit price, base for a sell), and a fill moves the locked funds to the other
-asset, so ``free``/``locked`` in ``GET /api/v3/account`` always add up. Commissions are
-zero: the emulator checks the adapter's bookkeeping, not fee schedules.
+buy at its limit or stop price, base for a sell), and a fill moves the locked funds to the
+other asset, so ``free``/``locked`` in ``GET /api/v3/account`` always add up. An OCO locks
+once for the pair: the lock sits on one leg and moves to whichever leg executes.
+Commissions are zero: the emulator checks the adapter's bookkeeping, not fee schedules.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
-ZERO = Decimal(0)
-
-
-class BinanceError(Exception):
-    """A rejection as Binance sends it: HTTP status plus ``{"code", "msg"}``."""
-
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(f"{code} {msg}")
-        self.status = status
-        self.code = code
-        self.msg = msg
-
-    def payload(self) -> dict[str, object]:
-        return {"code": self.code, "msg": self.msg}
-
-
-def invalid_symbol() -> BinanceError:
-    return BinanceError(400, -1121, "Invalid symbol.")
-
-
-def filter_failure(name: str) -> BinanceError:
-    return BinanceError(400, -1013, f"Filter failure: {name}")
-
-
-def insufficient_balance() -> BinanceError:
-    return BinanceError(400, -2010, "Account has insufficient balance for requested action.")
-
-
-def unknown_order() -> BinanceError:
-    return BinanceError(400, -2011, "Unknown order sent.")
-
-
-def order_does_not_exist() -> BinanceError:
-    return BinanceError(400, -2013, "Order does not exist.")
-
-
-def bad_parameter(name: str) -> BinanceError:
-    return BinanceError(
-        400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-    )
-
-
-def fmt8(value: Decimal) -> str:
-    """Binance's decimal strings: always eight places."""
-    return f"{value:.8f}"
-
-
-@dataclass(slots=True)
-class EmulatorMarket:
-    """One spot symbol: its assets, its filters and its last price."""
-
-    base: str
-    quote: str
-    price: Decimal
-    tick_size: Decimal = Decimal("0.01")
-    step_size: Decimal = Decimal("0.00001")
-    min_qty: Decimal = Decimal("0.00001")
-    max_qty: Decimal = Decimal("9000")
-    min_notional: Decimal = Decimal("5")
-    min_price: Decimal = Decimal("0.01")
-    max_price: Decimal = Decimal("1000000")
-
-    @property
-    def symbol(self) -> str:
-        return self.base + self.quote
-
-
-@dataclass(slots=True)
-class Kline:
-    """One candle as ``GET /api/v3/klines`` returns it."""
-
-    open_time: int
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
-    close_time: int
-
-
-@dataclass(slots=True)
-class Trade:
-    id: int
-    order_id: int
-    symbol: str
-    side: str
-    price: Decimal
-    qty: Decimal
-    time: int
-    maker: bool
-    commission_asset: str
-
-
-@dataclass(slots=True)
-class EmulatorOrder:
-    order_id: int
-    client_order_id: str
-    symbol: str
-    side: str
-    type: str
-    price: Decimal
-    orig_qty: Decimal
-    time: int
-    time_in_force: str | None
-    steps: int = 1
-    executed_qty: Decimal = ZERO
-    cum_quote: Decimal = ZERO
-    status: str = "NEW"
-    update_time: int = 0
-    locked: Decimal = ZERO
-    fills: list[Trade] = field(default_factory=list)
-
-    @property
-    def open(self) -> bool:
-        return self.status in ("NEW", "PARTIALLY_FILLED")
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.orig_qty - self.executed_qty
-
-
-@dataclass(slots=True)
-class Asset:
-    free: Decimal = ZERO
-    locked: Decimal = ZERO
-
-
-def _multiple(value: Decimal, step: Decimal) -> bool:
-    return step == ZERO or value % step == ZERO
+from tradedeck.exchanges.emulator.errors import (
+    insufficient_balance,
+    invalid_symbol,
+    order_rejected,
+    unknown_order,
+)
+from tradedeck.exchanges.emulator.spot_models import (
+    CONDITIONAL,
+    PRICED,
+    ZERO,
+    Asset,
+    EmulatorMarket,
+    EmulatorOrder,
+    Kline,
+    OrderList,
+    Trade,
+)
+from tradedeck.exchanges.emulator.spot_rules import (
+    check_order,
+    crosses,
+    funds_needed,
+    reference_price,
+    triggers,
+)
 
 
 class SpotEngine:
@@ -162,11 +62,13 @@ class SpotEngine:
         self.markets = {m.symbol: m for m in markets}
         self.balances: dict[str, Asset] = {}
         self.orders: dict[int, EmulatorOrder] = {}
+        self.order_lists: dict[int, OrderList] = {}
         self.trades: list[Trade] = []
         self.klines: dict[tuple[str, str], list[Kline]] = {}
         self.open_prices = {m.symbol: m.price for m in markets}
         self._clock = clock
         self._order_ids = itertools.count(1)
+        self._list_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
         self._next_steps = 1
 
@@ -192,7 +94,7 @@ class SpotEngine:
         self.klines[(symbol, interval)] = sorted(klines, key=lambda k: k.open_time)
 
     def set_price(self, symbol: str, price: Decimal) -> list[Trade]:
-        """Move the last price and fill whatever it reaches; returns the new trades."""
+        """Move the last price, trigger and fill whatever it reaches; returns the new trades."""
         market = self.market(symbol)
         if price <= ZERO:
             raise ValueError("price must be positive")
@@ -200,13 +102,16 @@ class SpotEngine:
         trades: list[Trade] = []
         for order in sorted(self.orders.values(), key=lambda o: o.order_id):
             if order.symbol != symbol or not order.open:
-                continue
-            if order.type == "MARKET":
+                continue  # an OCO leg may have expired earlier in this loop
+            resting = order.working
+            if not resting:
+                if not triggers(order.type, order.side, order.stop_price, price):
+                    continue
+                self._trigger(order)
+            if order.takes_market_price:
                 trades.extend(self._fill_step(order, market, price, maker=False))
-            elif (order.side == "BUY" and price <= order.price) or (
-                order.side == "SELL" and price >= order.price
-            ):
-                trades.extend(self._fill_step(order, market, order.price, maker=True))
+            elif crosses(order.side, order.price, price):
+                trades.extend(self._fill_step(order, market, order.price, maker=resting))
         return trades
 
     # -- queries ---------------------------------------------------------------------------
@@ -231,12 +136,23 @@ class SpotEngine:
                 return order
         return None
 
+    def find_list(self, order_list_id: int | None, client_id: str | None) -> OrderList | None:
+        for order_list in self.order_lists.values():
+            if order_list_id is not None and order_list.order_list_id == order_list_id:
+                return order_list
+            if order_list_id is None and order_list.list_client_order_id == client_id:
+                return order_list
+        return None
+
     def open_orders(self, symbol: str | None) -> list[EmulatorOrder]:
         if symbol is not None:
             self.market(symbol)
         return [
             o for o in self.orders.values() if o.open and (symbol is None or o.symbol == symbol)
         ]
+
+    def legs(self, order_list: OrderList) -> list[EmulatorOrder]:
+        return [self.orders[i] for i in order_list.order_ids]
 
     # -- commands --------------------------------------------------------------------------
 
@@ -251,75 +167,43 @@ class SpotEngine:
         client_order_id: str | None,
         time_in_force: str | None = None,
         quote_order_qty: Decimal | None = None,
+        stop_price: Decimal | None = None,
     ) -> EmulatorOrder:
         """Validate like Binance (symbol, filters, funds), then accept and match."""
         market = self.market(symbol)
-        if side not in ("BUY", "SELL"):
-            raise bad_parameter("side")
-        if type not in ("MARKET", "LIMIT"):
-            raise BinanceError(400, -1116, "Invalid orderType.")
-        if client_order_id is not None and any(
-            o.client_order_id == client_order_id and o.open for o in self.orders.values()
-        ):
-            raise BinanceError(400, -2010, "Duplicate order sent.")
+        self.check_client_id(client_order_id)
         if type == "MARKET" and quantity is None and quote_order_qty is not None:
             quantity = (quote_order_qty / market.price).quantize(
                 market.step_size, rounding=ROUND_DOWN
             )
-        if quantity is None:
-            raise bad_parameter("quantity")
-        if type == "LIMIT":
-            if price is None:
-                raise bad_parameter("price")
-            if time_in_force is None:
-                raise bad_parameter("timeInForce")
-            if time_in_force != "GTC":
-                raise BinanceError(400, -1115, "Invalid timeInForce.")
-            if (
-                price < market.min_price
-                or price > market.max_price
-                or not _multiple(price, market.tick_size)
-            ):
-                raise filter_failure("PRICE_FILTER")
-        if (
-            quantity < market.min_qty
-            or quantity > market.max_qty
-            or not _multiple(quantity, market.step_size)
-        ):
-            raise filter_failure("LOT_SIZE")
-        reference = price if type == "LIMIT" and price is not None else market.price
-        if quantity * reference < market.min_notional:
-            raise filter_failure("NOTIONAL")
-        spend_asset, need = (
-            (market.quote, quantity * reference) if side == "BUY" else (market.base, quantity)
-        )
-        wallet = self.asset(spend_asset)
-        if wallet.free < need:
-            raise insufficient_balance()
-        now = self._clock()
-        order = EmulatorOrder(
-            order_id=next(self._order_ids),
-            client_order_id=client_order_id or f"emu{now}x{len(self.orders) + 1}",
-            symbol=symbol,
+        quantity = check_order(
+            market,
             side=side,
             type=type,
-            price=price if type == "LIMIT" and price is not None else ZERO,
-            orig_qty=quantity,
-            time=now,
-            update_time=now,
-            time_in_force=time_in_force if type == "LIMIT" else None,
-            steps=self._next_steps,
-            locked=need,
+            quantity=quantity,
+            price=price,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
         )
-        self._next_steps = 1
-        wallet.free -= need
-        wallet.locked += need
-        self.orders[order.order_id] = order
-        if type == "MARKET":
-            self._fill_step(order, market, market.price, maker=False)
-        elif (side == "BUY" and market.price <= order.price) or (
-            side == "SELL" and market.price >= order.price
+        if (
+            type in CONDITIONAL
+            and stop_price is not None
+            and triggers(type, side, stop_price, market.price)
         ):
+            raise order_rejected("Stop price would trigger immediately.")
+        if type == "LIMIT_MAKER" and price is not None and crosses(side, price, market.price):
+            raise order_rejected("Order would immediately match and take.")
+        asset, need = funds_needed(
+            market, side, quantity, reference_price(market, type, price, stop_price)
+        )
+        self.lock(asset, need)
+        order = self.accept(
+            market, side, type, quantity, price, stop_price, time_in_force, client_order_id
+        )
+        order.locked = need
+        if order.takes_market_price and order.working:
+            self._fill_step(order, market, market.price, maker=False)
+        elif order.working and crosses(side, order.price, market.price):
             # A marketable limit order takes at its own limit, like a taker at the touch.
             self._fill_step(order, market, order.price, maker=False)
         return order
@@ -327,11 +211,22 @@ class SpotEngine:
     def cancel(
         self, symbol: str, order_id: int | None, client_order_id: str | None
     ) -> EmulatorOrder:
+        """Cancel an open order; cancelling one leg of an OCO cancels the whole list."""
         order = self.find(symbol, order_id, client_order_id)
         if order is None or not order.open:
             raise unknown_order()
-        self._close(order, "CANCELED")
+        for each in self._with_siblings(order):
+            self._close(each, "CANCELED")
         return order
+
+    def cancel_list(self, order_list: OrderList) -> list[EmulatorOrder]:
+        legs = self.legs(order_list)
+        if not any(leg.open for leg in legs):
+            raise unknown_order()
+        for leg in legs:
+            if leg.open:
+                self._close(leg, "CANCELED")
+        return legs
 
     def cancel_all(self, symbol: str) -> list[EmulatorOrder]:
         orders = self.open_orders(symbol)
@@ -341,11 +236,110 @@ class SpotEngine:
             self._close(order, "CANCELED")
         return orders
 
+    def fill(self, order: EmulatorOrder) -> list[Trade]:
+        """Fill an open order completely at its own price (a stop at its stop price)."""
+        if not order.open:
+            raise unknown_order()
+        market = self.markets[order.symbol]
+        if not order.working:
+            self._trigger(order)
+        if order.type in PRICED:
+            price = order.price
+        elif order.type in CONDITIONAL:
+            price = order.stop_price
+        else:
+            price = market.price
+        order.steps = len(order.fills) + 1
+        return self._fill_step(order, market, price, maker=order.type in PRICED)
+
+    # -- building blocks of placing (shared with spot_oco) ----------------------------------
+
+    def check_client_id(self, client_order_id: str | None) -> None:
+        if client_order_id is not None and any(
+            o.client_order_id == client_order_id and o.open for o in self.orders.values()
+        ):
+            raise order_rejected("Duplicate order sent.")
+
+    def lock(self, asset: str, need: Decimal) -> None:
+        wallet = self.asset(asset)
+        if wallet.free < need:
+            raise insufficient_balance()
+        wallet.free -= need
+        wallet.locked += need
+
+    def accept(
+        self,
+        market: EmulatorMarket,
+        side: str,
+        type: str,
+        quantity: Decimal,
+        price: Decimal | None,
+        stop_price: Decimal | None,
+        time_in_force: str | None,
+        client_order_id: str | None,
+    ) -> EmulatorOrder:
+        now = self._clock()
+        working = type not in CONDITIONAL
+        order = EmulatorOrder(
+            order_id=next(self._order_ids),
+            client_order_id=client_order_id or f"emu{now}x{len(self.orders) + 1}",
+            symbol=market.symbol,
+            side=side,
+            type=type,
+            price=price if type in PRICED and price is not None else ZERO,
+            orig_qty=quantity,
+            time=now,
+            update_time=now,
+            time_in_force=time_in_force if type in PRICED else None,
+            steps=self._next_steps,
+            stop_price=stop_price if type in CONDITIONAL and stop_price is not None else ZERO,
+            working=working,
+            working_time=now if working else -1,
+        )
+        self._next_steps = 1
+        self.orders[order.order_id] = order
+        return order
+
+    def add_list(self, legs: list[EmulatorOrder], list_client_order_id: str | None) -> OrderList:
+        """Link accepted legs under a new ``orderListId``."""
+        now = self._clock()
+        order_list = OrderList(
+            order_list_id=next(self._list_ids),
+            list_client_order_id=list_client_order_id or f"emuList{now}",
+            symbol=legs[0].symbol,
+            order_ids=(legs[0].order_id, legs[1].order_id),
+            time=now,
+        )
+        for leg in legs:
+            leg.order_list_id = order_list.order_list_id
+        self.order_lists[order_list.order_list_id] = order_list
+        return order_list
+
     # -- internals -------------------------------------------------------------------------
+
+    def _with_siblings(self, order: EmulatorOrder) -> list[EmulatorOrder]:
+        order_list = self.order_lists.get(order.order_list_id)
+        if order_list is None:
+            return [order]
+        return [leg for leg in self.legs(order_list) if leg.open]
+
+    def _take_over(self, order: EmulatorOrder) -> None:
+        """An OCO leg executes: it takes the pair's lock and its sibling expires."""
+        for sibling in self._with_siblings(order):
+            if sibling is not order:
+                order.locked += sibling.locked
+                sibling.locked = ZERO
+                self._close(sibling, "EXPIRED")
+
+    def _trigger(self, order: EmulatorOrder) -> None:
+        self._take_over(order)
+        order.working = True
+        order.working_time = order.update_time = self._clock()
 
     def _fill_step(
         self, order: EmulatorOrder, market: EmulatorMarket, price: Decimal, *, maker: bool
     ) -> list[Trade]:
+        self._take_over(order)
         filled_steps = len(order.fills)
         if filled_steps + 1 >= order.steps:
             qty = order.remaining
@@ -384,6 +378,7 @@ class SpotEngine:
             time=now,
             maker=maker,
             commission_asset=asset,
+            order_list_id=order.order_list_id,
         )
         self.trades.append(trade)
         order.fills.append(trade)

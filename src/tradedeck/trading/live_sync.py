@@ -1,0 +1,214 @@
+"""Keeping tradedeck's picture of a live exchange true, since the exchange is the truth.
+
+Orders fill, get canceled in the exchange's own UI, or are placed by a process that then
+died; none of that reaches us unasked. Two loops ask. A quick poll every few seconds looks
+up each order we hold open (a resting limit order that filled becomes a fill and a moved
+position before the next signal is judged). A full reconciliation (on start, after the
+exchange comes back from an outage, and every few minutes) re-reads open orders, balances
+and positions, applies every difference through the order manager (stored, positions moved,
+events sent) and tells the admins about the ones that matter. Nothing is resumed from
+cached state: after an outage the first thing done is a full read.
+
+Bad keys stop trading: the exchange refusing our credentials trips the kill switch (which
+tells the admins) instead of failing every order one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from tradedeck.domain.errors import DomainError, Unavailable
+from tradedeck.domain.orders import OrderRole, OrderStatus
+from tradedeck.domain.roles import Actor, Permission
+from tradedeck.exchanges.base import ExchangeUpdate
+from tradedeck.exchanges.ccxt_live.models import RemoteOrder
+from tradedeck.exchanges.live import LiveExchange
+from tradedeck.notify.events import Event, EventBus, EventType
+from tradedeck.trading.order_manager import EXCHANGE_AUTH_FAILED, OrderManager
+from tradedeck.trading.reconcile import Reconciliation, needs_lookup, reconcile, summary
+
+log = structlog.get_logger(__name__)
+
+Halt = Callable[[str], Awaitable[None]]
+
+
+class LiveSync:
+    def __init__(
+        self,
+        orders: OrderManager,
+        live: LiveExchange,
+        bus: EventBus,
+        halt: Halt,
+        *,
+        poll_seconds: float = 2.0,
+        reconcile_seconds: float = 300.0,
+        markets_refresh_seconds: float = 86_400.0,
+    ) -> None:
+        self._orders = orders
+        self._live = live
+        self._bus = bus
+        self._halt = halt
+        self._poll_seconds = poll_seconds
+        self._reconcile_seconds = reconcile_seconds
+        self._markets_refresh_seconds = markets_refresh_seconds
+        self._task: asyncio.Task[None] | None = None
+        self.last: Reconciliation | None = None
+        self.last_at: datetime | None = None
+
+    async def start(self, *, run_loop: bool = True) -> Reconciliation | None:
+        """Reconcile once (the exchange may have moved while we were down), then keep
+        polling in the background (unless ``run_loop`` is off: tests poll by hand)."""
+        first = await self.reconcile(reason="start")
+        if run_loop:
+            self._task = asyncio.create_task(self._run(), name="live-sync")
+        return first
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def reconcile(self, *, reason: str = "scheduled") -> Reconciliation | None:
+        """Re-read everything and apply the differences; None when the exchange could not
+        be read (the caller tries again later)."""
+        found: list[Reconciliation] = []
+
+        async def compute(now: datetime) -> ExchangeUpdate:
+            result = await self._compare(now)
+            found.append(result)
+            return result.update
+
+        if not await self._guarded(compute):
+            return None
+        result = found[-1]
+        self.last = result
+        self.last_at = datetime.now(UTC)
+        for difference in result.differences:
+            log.warning(
+                "reconcile_difference",
+                kind=difference.kind.value,
+                subject=difference.subject,
+                detail=difference.detail,
+                reason=reason,
+            )
+        if result.matters:
+            await self._bus.publish(
+                Event(
+                    type=EventType.SYSTEM_ALERT,
+                    data={
+                        "title": "Exchange reconciliation",
+                        "component": reason,
+                        "message": summary(result),
+                    },
+                )
+            )
+        return result
+
+    def report(self, actor: Actor) -> Reconciliation | None:
+        """The last reconciliation (None before the first one completed)."""
+        actor.require(Permission.READ)
+        return self.last
+
+    async def reconcile_for(self, actor: Actor) -> Reconciliation:
+        """Reconcile now, on an admin's request; refused when the exchange cannot be read."""
+        actor.require(Permission.MANAGE_JOBS)
+        result = await self.reconcile(reason=f"asked by {actor.name}")
+        if result is None:
+            raise Unavailable(
+                "exchange_unavailable", "the exchange could not be read; try again shortly"
+            )
+        return result
+
+    async def poll(self) -> bool:
+        """Look up each order we hold open; a change triggers a full reconciliation.
+        Returns whether anything changed."""
+        changed = False
+        for order in self._live.open_orders():
+            remote = await self._live.client.fetch_order(order.symbol, order.id)
+            if remote is None or remote.status is not order.status or remote.filled != order.filled:
+                changed = True
+                break
+        if changed:
+            await self.reconcile(reason="order update")
+        return changed
+
+    # -- internals ------------------------------------------------------------------------
+    async def _compare(self, now: datetime) -> Reconciliation:
+        live = self._live
+        client = live.client
+        snapshot = await client.snapshot()
+        local_open = live.open_orders()
+        lookups: dict[str, RemoteOrder | None] = {}
+        by_id = {o.id: o for o in local_open}
+        for order_id in needs_lookup(local_open, snapshot):
+            lookups[order_id] = await client.fetch_order(by_id[order_id].symbol, order_id)
+        result = reconcile(
+            local_open,
+            snapshot,
+            lookups,
+            live.balance_map(),
+            live.position_map(),
+            known_fill_ids=live.known_fill_ids(),
+            now=now,
+        )
+        for order in list(result.update.orders):  # an entry that filled while resting
+            if order.status is OrderStatus.FILLED and order.role is OrderRole.ENTRY:
+                result.update.orders.extend(await live.protect(order, now))
+        live.stage(result.update, snapshot.positions)
+        return result
+
+    async def _guarded(self, compute: Callable[[datetime], Awaitable[ExchangeUpdate]]) -> bool:
+        try:
+            await self._orders.apply_external(compute)
+        except Unavailable as down:
+            log.warning("exchange_unavailable", detail=down.detail)
+            return False
+        except DomainError as error:
+            await self._failed(error)
+            return False
+        return True
+
+    async def _failed(self, error: DomainError) -> None:
+        if error.code == EXCHANGE_AUTH_FAILED:  # every later call would fail the same way
+            log.error("exchange_auth_failed", detail=error.detail)
+            await self._halt(f"the exchange refused our API keys: {error.detail}")
+        else:
+            log.error("live_sync_failed", code=error.code, detail=error.detail)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_reconcile = loop.time() + self._reconcile_seconds
+        next_markets = loop.time() + self._markets_refresh_seconds
+        healthy = True
+        while True:
+            await asyncio.sleep(self._poll_seconds)
+            try:
+                if not healthy or loop.time() >= next_reconcile:
+                    # After an outage the first read is a full one: no cached state is trusted.
+                    healthy = (
+                        await self.reconcile(reason="scheduled" if healthy else "reconnect")
+                        is not None
+                    )
+                    next_reconcile = loop.time() + self._reconcile_seconds
+                else:
+                    await self.poll()
+                if loop.time() >= next_markets:
+                    await self._live.refresh_markets()
+                    next_markets = loop.time() + self._markets_refresh_seconds
+            except Unavailable as down:
+                log.warning("exchange_unavailable", detail=down.detail)
+                healthy = False
+            except DomainError as error:
+                await self._failed(error)
+                healthy = False
+            except Exception:
+                log.exception("live_sync_crashed")
+                healthy = False

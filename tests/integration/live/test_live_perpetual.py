@@ -1,0 +1,75 @@
+"""A USDT-margined perpetual through the order manager: leverage and margin mode applied
+before the first order, a long opened, its position read back with entry, leverage and
+liquidation price, then closed reduce-only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADMIN, Served
+from tests.integration.live.conftest import live_settings
+from tradedeck.domain.orders import OrderStatus, OrderType, Side
+from tradedeck.exchanges.emulator import BinanceEmulator
+from tradedeck.services import Services, start_services
+from tradedeck.trading.requests import OrderRequest
+
+SYMBOL = "BTC/USDT"
+
+
+@pytest.fixture
+async def perpetual(
+    emulator: tuple[BinanceEmulator, Served], tmp_path: Path, database_url: str
+) -> AsyncIterator[tuple[BinanceEmulator, Services]]:
+    emu, served = emulator
+    emu.deposit_futures("10000")
+    settings = live_settings(
+        tmp_path,
+        database_url,
+        served.url,
+        exchange_market_type="perpetual",
+        exchange_leverage=5,
+        exchange_margin_mode="isolated",
+    )
+    services = await start_services(settings, start_feed=False)
+    try:
+        yield emu, services
+    finally:
+        await services.stop()
+
+
+def market(side: Side, amount: str) -> OrderRequest:
+    return OrderRequest(SYMBOL, side, OrderType.MARKET, Decimal(amount))
+
+
+async def test_a_long_opens_with_leverage_and_closes_reduce_only(
+    perpetual: tuple[BinanceEmulator, Services],
+) -> None:
+    emu, services = perpetual
+    assert services.live is not None
+    await services.marketdata.poll_once(services.orders)  # type: ignore[attr-defined]
+    opened, _ = await services.orders.place(ADMIN, market(Side.BUY, "0.1"))
+    assert opened.status is OrderStatus.FILLED
+
+    await services.live.sync.reconcile()
+    [position] = services.live.exchange.futures_positions()
+    assert position.contracts == Decimal("0.1")
+    assert position.entry_price == Decimal(30000)
+    assert position.leverage == 5
+    assert position.margin_mode is not None and position.margin_mode.value == "isolated"
+    assert position.liquidation_price is not None and position.liquidation_price < 30000
+
+    emu.set_futures_price("BTCUSDT", "31000")
+    await services.live.sync.reconcile()
+    [position] = services.live.exchange.futures_positions()
+    assert position.unrealized_pnl == Decimal(100)  # 0.1 x 1000 at the new mark
+
+    closed, _ = await services.orders.place(ADMIN, market(Side.SELL, "0.1"))
+    assert closed.status is OrderStatus.FILLED
+    [sent] = [o for o in emu.futures.orders.values() if o.side == "SELL"]
+    assert sent.reduce_only
+    await services.live.sync.reconcile()
+    assert services.live.exchange.futures_positions() == []
