@@ -42,6 +42,7 @@ from tradedeck.storage.heartbeats import make_heartbeats
 from tradedeck.storage.kv import make_kv_store
 from tradedeck.storage.repository import Repository
 from tradedeck.storage.scans import ScanStore
+from tradedeck.storage.trailing import TrailingStopStore
 from tradedeck.strategies.registry import StrategyRegistry
 from tradedeck.strategies.runner import StrategyRunner
 from tradedeck.strategies.scanner import ScanConfig, Scanner
@@ -51,6 +52,7 @@ from tradedeck.trading.order_manager import OrderManager
 from tradedeck.trading.portfolio import PortfolioService
 from tradedeck.trading.risk import RiskEngine, RiskLimits
 from tradedeck.trading.signals import SignalService
+from tradedeck.trading.trailing import TrailingStopService
 from tradedeck.trading.valuation import Valuator
 from tradedeck.watchdog.heartbeat import HeartbeatWriter
 
@@ -78,6 +80,7 @@ class Services:
     charts: ChartService
     backtests: BacktestService
     alerts: AlertService
+    trailing: TrailingStopService
     reports: ReportService
     monitoring: MonitoringHeartbeat
     heartbeat: HeartbeatWriter | None = None  # for the watchdog; started last, stopped first
@@ -93,6 +96,7 @@ class Services:
         await self.jobs.scheduler.stop()
         await self.signals.stop()
         await self.marketdata.stop()
+        await self.trailing.flush()
         await self.orders.stop()
         await self.bus.stop()
         if self.live is not None:
@@ -287,8 +291,11 @@ async def start_services(
                     poll_seconds=settings.exchange_poll_seconds,
                     reconcile_seconds=settings.exchange_reconcile_seconds,
                     markets_refresh_seconds=settings.exchange_markets_refresh_hours * 3600,
+                    stored=repository.get_order,
                 ),
             )
+        if live is not None and isinstance(marketdata, LiveMarketData):
+            marketdata.before_closed_candles(live.sync.poll)
         portfolio = PortfolioService(orders, repository, valuator, lambda: risk.day_start_equity)
         signals = SignalService(orders, repository, valuator)
         # User strategy files are imported here, once; a broken one is reported and skipped.
@@ -308,6 +315,9 @@ async def start_services(
         alerts = AlertService(AlertStore(repository.engine), orders.market, bus)
         await alerts.load()
         marketdata.on_closed_candles(alerts.on_candles)
+        trailing = TrailingStopService(TrailingStopStore(repository.engine), orders, bus)
+        await trailing.load()
+        marketdata.on_prices(trailing.on_prices)
         scanner = build_scanner(settings, repository, marketdata, strategies, bus)
         backtests = BacktestService(
             make_kv_store(repository.engine, settings.redis_url),
@@ -343,6 +353,7 @@ async def start_services(
             charts=ChartService(orders, marketdata, repository),
             backtests=backtests,
             alerts=alerts,
+            trailing=trailing,
             reports=reports,
             monitoring=monitoring,
             live=live,

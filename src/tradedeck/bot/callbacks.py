@@ -56,6 +56,12 @@ class AlertDeleteCb(CallbackData, prefix="ald"):
     alert_id: int
 
 
+class TrailDeleteCb(CallbackData, prefix="trd"):
+    """Delete trailing stop ``stop_id`` (``trd:<id>``: a dozen bytes at most)."""
+
+    stop_id: int
+
+
 class ReportCb(CallbackData, prefix="rp"):
     """Switch periodic report ``kind`` (hourly, daily) on or off."""
 

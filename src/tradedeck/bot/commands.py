@@ -53,6 +53,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("settings", "Notification settings"),
     CommandSpec("alert", "Set a price alert", usage="SYMBOL > PRICE"),
     CommandSpec("alerts", "Your price alerts"),
+    CommandSpec("trail", "Trailing stop on a position", Role.TRADER, True, "SYMBOL N% [AMOUNT]"),
+    CommandSpec("trails", "Your trailing stops", Role.TRADER),
 )
 BY_NAME = {spec.name: spec for spec in COMMANDS}
 

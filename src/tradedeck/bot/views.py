@@ -7,10 +7,12 @@ what a trader sees does not depend on how they got there.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from tradedeck import __version__
 from tradedeck.bot import keyboards
@@ -173,3 +175,29 @@ async def status(services: Services, actor: Actor) -> Screen:
         ]
     )
     return Screen(text, keyboards.refresh("status"))
+
+
+SHOWN_IN_LIST = 20
+T = TypeVar("T")
+
+
+def deletable_list(
+    title: str,
+    empty: str,
+    items: Sequence[T],
+    line: Callable[[T], str],
+    button: Callable[[T], tuple[str, str]],
+) -> Screen:
+    """A list of the user's things (alerts, trailing stops), newest first, with a delete
+    button each: ``button`` gives the label and the packed callback data of one item."""
+    if not items:
+        return Screen(empty)
+    shown = items[:SHOWN_IN_LIST]
+    lines = [title, *(line(item) for item in shown)]
+    if len(items) > SHOWN_IN_LIST:
+        lines.append(f"… and {len(items) - SHOWN_IN_LIST} older")
+    rows = []
+    for item in shown:
+        label, data = button(item)
+        rows.append([InlineKeyboardButton(text=label, callback_data=data)])
+    return Screen("\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -67,8 +67,15 @@ class LiveMarketData(MarketDataService):
         self.markets = dict(markets)
         self._source = source
         self._close_source = close_source  # a client of its own (paper on public data)
+        self._before_closed: Callable[[], Awaitable[object]] | None = None
         self._poll_seconds = poll_seconds
         self._last_closed: dict[str, datetime] = {}
+
+    def before_closed_candles(self, catch_up: Callable[[], Awaitable[object]]) -> None:
+        """Run ``catch_up`` before closed candles go out: on a live exchange, the poll of
+        our open orders, so a partial fill has moved the position before any strategy
+        judges the candle."""
+        self._before_closed = catch_up
 
     def timeframe(self, symbol: str) -> str:
         return LIVE_TIMEFRAME
@@ -124,10 +131,13 @@ class LiveMarketData(MarketDataService):
         fresh = [c for c in closed if seen is None or c.opened_at > seen]
         if fresh:
             self._last_closed[symbol] = fresh[-1].opened_at
+            if self._before_closed is not None:  # fills first, then what strategies see
+                await self._before_closed()
             await self._deliver(orders, fresh)
         if forming is not None:
             await orders.on_candles([forming])
             self._updated[symbol] = datetime.now(UTC)
+            await self._tell(self._price_listeners, [forming])
 
     async def _poll(
         self,

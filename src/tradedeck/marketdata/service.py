@@ -67,6 +67,7 @@ class MarketDataService:
         self._updated: dict[str, datetime] = {}
         self.markets: dict[str, Market] = {b.symbol: b.market for b in bundled}
         self._candle_listeners: list[CandleListener] = []
+        self._price_listeners: list[CandleListener] = []
 
     @classmethod
     async def load(cls, settings: Settings, repository: Repository) -> MarketDataService:
@@ -131,7 +132,12 @@ class MarketDataService:
         now = datetime.now(UTC)
         for candle in candles:
             self._updated[candle.symbol] = now
-        for listener in self._candle_listeners:
+        await self._tell(self._price_listeners, candles)
+        await self._tell(self._candle_listeners, candles)
+
+    @staticmethod
+    async def _tell(listeners: list[CandleListener], candles: list[Candle]) -> None:
+        for listener in listeners:
             try:
                 await listener(candles)
             except Exception:  # a listener's bug must never stop the market
@@ -142,6 +148,11 @@ class MarketDataService:
         """Call ``listener`` with each batch of closed candles, after the order manager
         matched them and they were stored (the live strategy runner listens here)."""
         self._candle_listeners.append(listener)
+
+    def on_prices(self, listener: CandleListener) -> None:
+        """Call ``listener`` with every candle the market delivers, closed or still forming,
+        right after the order manager saw it (trailing stops listen: every price counts)."""
+        self._price_listeners.append(listener)
 
     async def deliver(self, orders: OrderManager, candles: list[Candle]) -> None:
         """Feed candles from outside the replay (a live feed, tests) the replay's way."""

@@ -30,6 +30,7 @@ from tradedeck.domain.money import from_float
 from tradedeck.domain.orders import OrderStatus
 from tradedeck.storage import models as m
 from tradedeck.storage.redis_client import RedisBacked
+from tradedeck.storage.repository import REJECTION_AUDIT
 
 MAIN = "main"
 """The name the trading process (``tradedeck run``) beats under."""
@@ -239,16 +240,25 @@ class WatchdogQueries:
         return True
 
     async def rejections_since(self, since: datetime) -> int:
-        """Orders that ended rejected since ``since`` (by the exchange or the risk engine
-        at the exchange's door: the same signal of something going wrong)."""
-        e = m.order_events.c
-        query = (
+        """Orders rejected since ``since``: those stored as rejected (an order the exchange
+        refused after accepting it) and those refused at placement, which leave only their
+        audit record (insufficient funds, the exchange's own refusals): the same signal of
+        something going wrong."""
+        e, a = m.order_events.c, m.audit_log.c
+        ended = (
             select(func.count())
             .select_from(m.order_events)
             .where(e.status == OrderStatus.REJECTED.value, e.at >= since)
         )
+        refused = (
+            select(func.count())
+            .select_from(m.audit_log)
+            .where(a.action == REJECTION_AUDIT, a.at >= since)
+        )
         async with self._engine.connect() as conn:
-            return int((await conn.execute(query)).scalar() or 0)
+            return int((await conn.execute(ended)).scalar() or 0) + int(
+                (await conn.execute(refused)).scalar() or 0
+            )
 
     async def last_prices(self) -> dict[str, Decimal]:
         """Each stored market's latest close (the candles the trading process recorded)."""

@@ -294,3 +294,24 @@ price_alerts = Table(
     Index("ix_price_alerts_user_id", "user_id", "id"),
     Index("ix_price_alerts_triggered_at", "triggered_at"),
 )
+
+
+# -- trailing stops --------------------------------------------------------------------------
+
+trailing_stops = Table(
+    "trailing_stops",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("symbol", String(40), nullable=False),
+    Column("trail_percent", Money, nullable=False),
+    Column("amount", Money, nullable=True),  # NULL: the whole position when it triggers
+    Column("peak", Money, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("triggered_at", UTCDateTime, nullable=True),
+    Column("trigger_price", Money, nullable=True),
+    Column("order_id", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+    Index("ix_trailing_stops_user_id", "user_id", "id"),
+    Index("ix_trailing_stops_triggered_at", "triggered_at"),
+)

@@ -61,6 +61,10 @@ class SignalRecord:
     updated_at: datetime
 
 
+REJECTION_AUDIT = "order.rejected"
+"""The audit action of an order refused at placement (the watchdog counts them)."""
+
+
 class KillSwitchActiveInStore(RiskRefused):
     """Raised inside a write when the stored kill switch is on (another process set it)."""
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import structlog
 
 from tradedeck.domain.errors import DomainError, Unavailable
-from tradedeck.domain.orders import OrderRole, OrderStatus
+from tradedeck.domain.orders import Order, OrderRole, OrderStatus
 from tradedeck.domain.roles import Actor, Permission
 from tradedeck.exchanges.base import ExchangeUpdate
 from tradedeck.exchanges.ccxt_live.models import RemoteOrder
@@ -31,6 +31,7 @@ from tradedeck.exchanges.live import LiveExchange
 from tradedeck.notify.events import Event, EventBus, EventType
 from tradedeck.trading.order_manager import EXCHANGE_AUTH_FAILED, OrderManager
 from tradedeck.trading.reconcile import Reconciliation, needs_lookup, reconcile, summary
+from tradedeck.trading.reconcile.model import Difference, DifferenceKind
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +49,7 @@ class LiveSync:
         poll_seconds: float = 2.0,
         reconcile_seconds: float = 300.0,
         markets_refresh_seconds: float = 86_400.0,
+        stored: Callable[[str], Awaitable[Order | None]] | None = None,
     ) -> None:
         self._orders = orders
         self._live = live
@@ -57,6 +59,7 @@ class LiveSync:
         self._reconcile_seconds = reconcile_seconds
         self._markets_refresh_seconds = markets_refresh_seconds
         self._task: asyncio.Task[None] | None = None
+        self._stored = stored  # an order as the database holds it, by id
         self.last: Reconciliation | None = None
         self.last_at: datetime | None = None
 
@@ -65,7 +68,7 @@ class LiveSync:
         polling in the background (unless ``run_loop`` is off: tests poll by hand)."""
         first = await self.reconcile(reason="start")
         if run_loop:
-            self._task = asyncio.create_task(self._run(), name="live-sync")
+            self._task = asyncio.create_task(self._run(first is not None), name="live-sync")
         return first
 
     async def stop(self) -> None:
@@ -159,11 +162,39 @@ class LiveSync:
             known_fill_ids=live.known_fill_ids(),
             now=now,
         )
+        await self._keep_finished(result)
         for order in list(result.update.orders):  # an entry that filled while resting
             if order.status is OrderStatus.FILLED and order.role is OrderRole.ENTRY:
                 result.update.orders.extend(await live.protect(order, now))
         live.stage(result.update, snapshot.positions)
         return result
+
+    async def _keep_finished(self, result: Reconciliation) -> None:
+        """An open exchange order "adopted" under the id of an order we stored as finished
+        is a contradiction for a human, not a reason to reopen our record."""
+        if self._stored is None:
+            return
+        for order in list(result.adopted):
+            stored = await self._stored(order.id)
+            if stored is None or not stored.status.is_terminal:
+                continue
+            result.adopted.remove(order)
+            result.update.orders = [o for o in result.update.orders if o.id != order.id]
+            result.update.fills = [f for f in result.update.fills if f.order_id != order.id]
+            result.differences = [
+                d
+                for d in result.differences
+                if not (d.subject == order.id and d.kind is DifferenceKind.ORDER_UNKNOWN_LOCALLY)
+            ]
+            result.differences.append(
+                Difference(
+                    DifferenceKind.ORDER_CONFLICT,
+                    order.id,
+                    f"order {order.id} is {stored.status.value} here but open on the exchange;"
+                    " left as recorded, check it by hand",
+                    True,
+                )
+            )
 
     async def _guarded(self, compute: Callable[[datetime], Awaitable[ExchangeUpdate]]) -> bool:
         try:
@@ -183,11 +214,12 @@ class LiveSync:
         else:
             log.error("live_sync_failed", code=error.code, detail=error.detail)
 
-    async def _run(self) -> None:
+    async def _run(self, healthy: bool) -> None:
+        """Poll, and reconcile on schedule; ``healthy`` False (the last read failed) makes
+        the next round a full reconciliation."""
         loop = asyncio.get_running_loop()
         next_reconcile = loop.time() + self._reconcile_seconds
         next_markets = loop.time() + self._markets_refresh_seconds
-        healthy = True
         while True:
             await asyncio.sleep(self._poll_seconds)
             try:

@@ -45,7 +45,7 @@ from tradedeck.exchanges.live import LiveExchange
 from tradedeck.exchanges.paper import PaperEngine
 from tradedeck.notify.events import Event, EventBus, EventType
 from tradedeck.ops.metrics import Metrics
-from tradedeck.storage.repository import Repository
+from tradedeck.storage.repository import REJECTION_AUDIT, Repository
 from tradedeck.trading.requests import OrderRequest
 from tradedeck.trading.risk import OrderCheck, RiskEngine
 from tradedeck.trading.valuation import Valuator
@@ -270,18 +270,31 @@ class OrderManager:
             duplicates: set[tuple[int | None, str]] = set()
 
             async def submit_all() -> ExchangeUpdate:
-                if self._live is not None:  # the write re-checks, but the exchange cannot undo
-                    await self._repo.check_kill_switch_off()
-                for job in jobs:
-                    try:
-                        order, update = await self._submit_any(
-                            job.actor, job.market, job.request, now, duplicates
-                        )
-                    except DomainError as error:
-                        refused.append((job, error))
-                        continue
-                    merged.merge(update)
-                    placed.append((job, order, update))
+                # A live order cannot be undone once sent, so the stored kill switch (the
+                # watchdog's) is read before anything leaves, not only by the write after;
+                # the read runs while the first order is checked and built.
+                gate = (
+                    asyncio.ensure_future(self._repo.check_kill_switch_off())
+                    if self._live is not None
+                    else None
+                )
+                try:
+                    for job in jobs:
+                        try:
+                            order, update = await self._submit_any(
+                                job.actor, job.market, job.request, now, duplicates, gate
+                            )
+                        except DomainError as error:
+                            refused.append((job, error))
+                            continue
+                        merged.merge(update)
+                        placed.append((job, order, update))
+                finally:
+                    if gate is not None and not gate.done():
+                        gate.cancel()
+                    if gate is not None:
+                        with contextlib.suppress(BaseException):  # seen by each job already
+                            gate.result()
                 return merged
 
             await self._apply(submit_all, require_kill_switch_off=True)
@@ -291,6 +304,15 @@ class OrderManager:
             self._metrics.order_rejections_total.labels(reason=error.code).inc()
             if isinstance(error, OrderRejected):
                 await self._risk.record_rejection(error.detail)
+                # Nothing of a refused order is stored, but the refusal is: the watchdog
+                # counts them, from its own process, to halt a run of failing orders.
+                await self._repo.audit(
+                    job.actor.name,
+                    job.actor.channel,
+                    REJECTION_AUDIT,
+                    "rejected",
+                    f"{job.request.symbol} {error.code}: {error.detail}",
+                )
                 await self._publish_rejection(job.actor, job.request, error)
             job.result.set_exception(error)
         for job, order, update in placed:
@@ -319,10 +341,13 @@ class OrderManager:
         request: OrderRequest,
         now: datetime,
         seen: set[tuple[int | None, str]],
+        gate: asyncio.Future[None] | None = None,
     ) -> tuple[Order, ExchangeUpdate]:
         if self._live is None:
             return self._submit_one(actor, market, request, now, seen)
         order = self._new_order(actor, market, request, now, seen)
+        if gate is not None:
+            await gate  # raises kill_switch_active for every order of the batch
         return order, self._apply_fills(await self._live.submit(order, now))
 
     def match_sync(self, candles: Sequence[Candle]) -> ExchangeUpdate:

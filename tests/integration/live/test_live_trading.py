@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,7 @@ from tests.conftest import ADMIN
 from tests.integration.live.conftest import Live, price_now
 from tradedeck.domain.errors import DomainError, InvalidInput, OrderRejected, Unavailable
 from tradedeck.domain.orders import OrderStatus, OrderType, Side
+from tradedeck.exchanges.emulator import Kline
 from tradedeck.trading.requests import OrderRequest
 
 SYMBOL = "BTC/USDT"
@@ -239,3 +241,115 @@ async def test_a_429_storm_refuses_writes_clearly_and_loses_nothing(live: Live) 
     assert [o.client_order_id for o in exchange_orders(live)] == [resting.id]  # type: ignore[attr-defined]
     assert [o.id for o in await live.services.repository.list_orders()] == [resting.id]
     assert [o.id for o in live.services.orders.exchange.open_orders()] == [resting.id]
+
+
+async def test_a_partial_fill_moves_the_position_before_strategies_see_the_candle(
+    live: Live,
+) -> None:
+    await live.tick()
+    seen: list[Decimal] = []
+
+    async def strategy(candles: object) -> None:  # what a strategy would judge with
+        position = live.services.orders.position(SYMBOL)
+        seen.append(position.amount if position is not None else Decimal(0))
+
+    live.services.marketdata.on_closed_candles(strategy)
+    live.emu.fill_next_in_steps(2)
+    await live.services.orders.place(ADMIN, request(Side.BUY, OrderType.LIMIT, "0.2", "29900"))
+    live.emu.set_price("BTCUSDT", "29900")  # half of it trades on the exchange
+    minute = 60_000
+    now = int(time.time() * 1000) // minute * minute
+    price = Decimal(29900)
+    live.emu.set_klines(  # and a minute closes: the next candle a strategy sees
+        "BTCUSDT",
+        "1m",
+        [
+            Kline(t, price, price, price, price, Decimal(1), t + minute - 1)
+            for t in (now - minute, now, now + minute)
+        ],
+    )
+    await live.services.marketdata.poll_once(live.services.orders)  # type: ignore[attr-defined]
+    assert seen == [Decimal("0.1")]
+
+
+async def test_a_failed_write_leaves_memory_as_the_database_and_reconciliation_catches_up(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await live.tick()
+    repository = live.services.repository
+    real_save = repository.save_update
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(repository, "save_update", broken)
+    with pytest.raises(OSError, match="disk full"):
+        await live.services.orders.place(ADMIN, request(Side.BUY, OrderType.LIMIT, "0.1", "29000"))
+    # The exchange took it; neither the database nor memory claims to know it.
+    [remote] = exchange_orders(live)
+    assert live.services.orders.exchange.open_orders() == []
+    assert await repository.list_orders() == []
+
+    monkeypatch.setattr(repository, "save_update", real_save)
+    assert live.services.live is not None
+    found = await live.services.live.sync.reconcile()
+    assert found is not None
+    assert [(d.kind.value, d.subject) for d in found.differences if d.matters][:1] == [
+        ("order_unknown_locally", remote.client_order_id)  # type: ignore[attr-defined]
+    ]
+    [adopted] = await repository.load_open_orders()
+    assert adopted.id == remote.client_order_id  # type: ignore[attr-defined]
+    assert [o.id for o in live.services.orders.exchange.open_orders()] == [adopted.id]
+
+
+async def test_an_order_finished_here_but_open_there_is_reported_not_reopened(
+    live: Live,
+) -> None:
+    await live.tick()
+    order, _ = await live.services.orders.place(
+        ADMIN, request(Side.BUY, OrderType.LIMIT, "0.1", "29000")
+    )
+    await live.services.stop()  # while we are away, someone marks it canceled in our db
+    from tests.integration.live.conftest import live_settings
+    from tradedeck.exchanges.base import ExchangeUpdate
+    from tradedeck.services import start_services
+    from tradedeck.storage.db import make_engine
+    from tradedeck.storage.repository import Repository
+
+    store = Repository(make_engine(live.database_url))
+    try:
+        stored = await store.get_order(order.id)
+        assert stored is not None
+        stored.transition(OrderStatus.CANCELED, stored.updated_at, "canceled by hand in the db")
+        await store.save_update(ExchangeUpdate(orders=[stored]), [])
+    finally:
+        await store.engine.dispose()
+
+    live.services = await start_services(
+        live_settings(live.tmp_path, live.database_url, live.served.url), start_feed=False
+    )
+    assert live.services.live is not None
+    found = live.services.live.sync.last
+    assert found is not None
+    [conflict] = [d for d in found.differences if d.subject == order.id]
+    assert conflict.kind.value == "order_conflict" and conflict.matters
+    again = await live.services.repository.get_order(order.id)
+    assert again is not None and again.status is OrderStatus.CANCELED
+
+
+async def test_a_kill_switch_set_by_another_process_stops_the_order_before_it_leaves(
+    live: Live,
+) -> None:
+    from datetime import UTC, datetime
+
+    from tradedeck.storage.repository import KillSwitchState
+
+    await live.tick()
+    assert not live.services.kill_switch.active  # this process has not seen it yet
+    await live.services.repository.set_kill_switch(
+        KillSwitchState(True, "watchdog: heartbeat lost", "watchdog", datetime.now(UTC))
+    )
+    with pytest.raises(DomainError) as refused:
+        await live.services.orders.place(ADMIN, request(Side.BUY, OrderType.MARKET, "0.1"))
+    assert refused.value.code == "kill_switch_active"
+    assert exchange_orders(live) == []

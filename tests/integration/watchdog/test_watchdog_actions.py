@@ -269,6 +269,35 @@ async def test_a_burst_of_rejections_trips_the_watchdog(
         await live.stop()
 
 
+async def test_orders_refused_at_placement_count_as_rejections_too(
+    tmp_path: Path, database_url: str, sandbox: Sandbox
+) -> None:
+    """Refused orders leave nothing in the order tables, yet a run of them is what the
+    error-rate trigger exists for: their audit records are counted."""
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        watchdog_max_rejections_per_minute=2,
+        max_consecutive_rejections=100,  # the platform's own guard must not get there first
+    )
+    live = await serve(settings)
+    try:
+        async with live.client(await live.token("alice", "trader")) as api:
+            for _ in range(3):  # ETH the account does not hold
+                refused = await api.post(
+                    "/api/v1/orders",
+                    json={"symbol": "ETH/BTC", "side": "sell", "type": "market", "amount": "5"},
+                )
+                assert refused.json()["error"] == "insufficient_funds", refused.text
+        assert await live.services.repository.list_orders() == []
+        async with Guard(settings, "w1") as guard:
+            action = await guard.watchdog.check_once()
+        assert action is not None and action.trigger.cause == "error_rate"
+        assert "3 orders rejected in the last minute" in action.trigger.reason
+    finally:
+        await live.stop()
+
+
 async def test_healthz_shows_whether_a_watchdog_is_alive(settings: Settings) -> None:
     live = await serve(settings)
     try:

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from tradedeck.api.deps import ActorDep, ServicesDep
+from tradedeck.api.schemas import Dec, OptDec
 from tradedeck.domain.errors import Conflict
 from tradedeck.domain.roles import Permission
 from tradedeck.trading.reconcile import Reconciliation
@@ -44,11 +45,25 @@ class ReconciliationOut(BaseModel):
         )
 
 
+class FuturesPositionOut(BaseModel):
+    """A perpetual position as the exchange last reported it (short: negative contracts)."""
+
+    symbol: str
+    contracts: Dec
+    entry_price: Dec
+    mark_price: OptDec
+    liquidation_price: OptDec
+    unrealized_pnl: Dec
+    leverage: int | None
+    margin_mode: str | None
+
+
 class ExchangeOut(BaseModel):
     exchange: str
     market_type: str | None = None
     circuit: str | None = None
     last_reconciliation: ReconciliationOut | None = None
+    futures_positions: list[FuturesPositionOut] = []
 
 
 @router.get("/exchange")
@@ -63,6 +78,19 @@ async def exchange_state(actor: ActorDep, services: ServicesDep) -> ExchangeOut:
         market_type=live.exchange.kind.value,
         circuit=live.exchange.client.breaker.state.value,
         last_reconciliation=None if last is None else ReconciliationOut.of(last, live.sync.last_at),
+        futures_positions=[
+            FuturesPositionOut(
+                symbol=p.symbol,
+                contracts=p.contracts,
+                entry_price=p.entry_price,
+                mark_price=p.mark_price,
+                liquidation_price=p.liquidation_price,
+                unrealized_pnl=p.unrealized_pnl,
+                leverage=p.leverage,
+                margin_mode=None if p.margin_mode is None else p.margin_mode.value,
+            )
+            for p in live.exchange.futures_positions()
+        ],
     )
 
 

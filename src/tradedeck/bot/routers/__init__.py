@@ -14,6 +14,7 @@ from tradedeck.bot.routers import (
     settings,
     start,
     trade,
+    trailing,
 )
 
 
@@ -21,6 +22,7 @@ def build_router() -> Router:
     root = Router(name="tradedeck")
     # The trade flow first: its state filters must see typed amounts before anything else.
     # The scan's page and refresh buttons before portfolio's, which take any other view.
-    for module in (trade, control, scan, portfolio, chart, backtest, alerts, settings, start):
+    areas = (trade, control, scan, portfolio, chart, backtest, alerts, trailing, settings, start)
+    for module in areas:
         root.include_router(module.router.build())
     return root

@@ -7,7 +7,7 @@ checks that the alert is the presser's own, so a forged id reaches nothing.
 from __future__ import annotations
 
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
 from tradedeck.alerts.rules import USAGE, PriceAlert, parse_expression
 from tradedeck.bot.callbacks import AlertDeleteCb
@@ -15,13 +15,12 @@ from tradedeck.bot.context import BotDeps
 from tradedeck.bot.formatting import escape, money
 from tradedeck.bot.replies import edit, refusal, send
 from tradedeck.bot.routing import Routes
-from tradedeck.bot.views import Screen
+from tradedeck.bot.views import Screen, deletable_list
 from tradedeck.domain.errors import DomainError
 from tradedeck.domain.roles import Actor
 from tradedeck.services import Services
 
 router = Routes("alerts")
-SHOWN = 20
 
 
 def _line(alert: PriceAlert) -> str:
@@ -36,23 +35,16 @@ def _line(alert: PriceAlert) -> str:
 
 
 async def alerts_screen(services: Services, actor: Actor) -> Screen:
-    found = await services.alerts.list_alerts(actor)
-    if not found:
-        return Screen(f"🔔 No price alerts. {escape(USAGE[0].upper() + USAGE[1:])}")
-    shown = found[:SHOWN]
-    lines = ["🔔 <b>Your price alerts</b>", *(_line(a) for a in shown)]
-    if len(found) > SHOWN:
-        lines.append(f"… and {len(found) - SHOWN} older")
-    buttons = [
-        [
-            InlineKeyboardButton(
-                text=f"🗑 Delete #{a.id} {a.symbol} {a.op.value} {money(a.price)}",
-                callback_data=AlertDeleteCb(alert_id=a.id).pack(),
-            )
-        ]
-        for a in shown
-    ]
-    return Screen("\n".join(lines), InlineKeyboardMarkup(inline_keyboard=buttons))
+    return deletable_list(
+        "🔔 <b>Your price alerts</b>",
+        f"🔔 No price alerts. {escape(USAGE[0].upper() + USAGE[1:])}",
+        await services.alerts.list_alerts(actor),
+        _line,
+        lambda a: (
+            f"🗑 Delete #{a.id} {a.symbol} {a.op.value} {money(a.price)}",
+            AlertDeleteCb(alert_id=a.id).pack(),
+        ),
+    )
 
 
 @router.message(Command("alert"), flags={"command": "alert"})
