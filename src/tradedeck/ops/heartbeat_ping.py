@@ -5,7 +5,8 @@ The watchdog (watchdog/) watches the platform from the same machine; this tells 
 healthchecks-style URL whose service raises the alarm when pings stop (the one failure
 the platform cannot report itself: being down). A ping that fails is logged and
 forgotten: monitoring must never be the thing that hurts trading, and the next minute's
-ping is the retry.
+ping is the retry, unless the monitoring service failed five times in a row: then a
+circuit breaker pauses the pings for a minute rather than keep calling a dead service.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import structlog
 
 from tradedeck import __version__
 from tradedeck.config import Settings
+from tradedeck.domain.errors import Unavailable
 from tradedeck.notify.events import Event, EventBus, EventType
+from tradedeck.ops.circuit import CircuitBreaker
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +52,9 @@ class MonitoringHeartbeat:
         self._started = clock()
         self.pings = 0
         self.failures = 0
+        # A monitoring service that is down is not called again and again: after
+        # ``failure_threshold`` failed pings in a row, pings pause for ``reset_timeout``.
+        self.breaker = CircuitBreaker("heartbeat URL", is_transient=lambda error: True, clock=clock)
 
     @classmethod
     def from_settings(
@@ -108,12 +114,23 @@ class MonitoringHeartbeat:
             "uptime_seconds": int(self._uptime().total_seconds()),
             "kill_switch": self._kill_switch_active(),
         }
-        try:
+        url = self.url
+
+        async def send() -> httpx.Response:
             async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=True) as client:
                 if self._method == "POST":
-                    response = await client.post(self.url, json=body)
+                    response = await client.post(url, json=body)
                 else:
-                    response = await client.get(self.url)
+                    response = await client.get(url)
+            if response.status_code >= 500:  # the service is down: counts for the breaker
+                response.raise_for_status()
+            return response
+
+        try:
+            response = await self.breaker.call(send)
+        except Unavailable as skipped:  # the breaker is open: not even tried
+            log.warning("heartbeat_ping_skipped", detail=skipped.detail)
+            return False
         except Exception as error:  # any failure at all: logged, the next beat retries
             self.failures += 1
             log.warning("heartbeat_ping_failed", error=type(error).__name__, detail=str(error))

@@ -113,6 +113,23 @@ async def test_failures_are_counted_never_raised(stub: tuple[Stub, str]) -> None
     assert ("GET", "/down", None) in app.requests
 
 
+async def test_a_dead_monitoring_service_is_left_alone_for_a_while(
+    stub: tuple[Stub, str],
+) -> None:
+    app, url = stub
+    now = [0.0]
+    heartbeat = MonitoringHeartbeat(Bus(), url=f"{url}/down", clock=lambda: now[0])  # type: ignore[arg-type]
+    for _ in range(5):
+        assert not await heartbeat.ping()
+    assert heartbeat.breaker.state.value == "open"
+    assert not await heartbeat.ping()  # skipped: the service is not called
+    assert len(app.requests) == 5
+    heartbeat.url = f"{url}/ok"  # it came back
+    now[0] += heartbeat.breaker.reset_timeout
+    assert await heartbeat.ping()
+    assert heartbeat.breaker.state.value == "closed" and len(app.requests) == 6
+
+
 async def test_the_chat_gets_a_message_per_beat() -> None:
     bus = Bus()
     heartbeat = MonitoringHeartbeat(bus, chat=-100123)  # type: ignore[arg-type]
