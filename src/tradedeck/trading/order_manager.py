@@ -297,7 +297,10 @@ class OrderManager:
                             gate.result()
                 return merged
 
-            await self._apply(submit_all, require_kill_switch_off=True)
+            # Paper: the write itself refuses once another process halted trading. Live: the
+            # gate above did that before sending; what the exchange accepted must be recorded,
+            # or a halt in between would lose a real order.
+            await self._apply(submit_all, require_kill_switch_off=self._live is None)
         for job, error in refused:
             if error.code == EXCHANGE_AUTH_FAILED and self._halt is not None:
                 await self._halt(f"the exchange refused our API keys: {error.detail}")

@@ -353,3 +353,25 @@ async def test_a_kill_switch_set_by_another_process_stops_the_order_before_it_le
         await live.services.orders.place(ADMIN, request(Side.BUY, OrderType.MARKET, "0.1"))
     assert refused.value.code == "kill_switch_active"
     assert exchange_orders(live) == []
+
+
+async def test_an_order_the_exchange_took_is_recorded_even_if_a_halt_came_in_between(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from tradedeck.storage.repository import KillSwitchState
+
+    await live.tick()
+    repository = live.services.repository
+
+    async def gate_passed_before_the_halt() -> None:
+        await repository.set_kill_switch(
+            KillSwitchState(True, "watchdog: heartbeat lost", "watchdog", datetime.now(UTC))
+        )
+
+    monkeypatch.setattr(repository, "check_kill_switch_off", gate_passed_before_the_halt)
+    order, _ = await live.services.orders.place(ADMIN, request(Side.BUY, OrderType.MARKET, "0.1"))
+    stored = await repository.get_order(order.id)
+    assert stored is not None and stored.status is OrderStatus.FILLED  # not lost
+    assert [o.client_order_id for o in exchange_orders(live)] == [order.id]  # type: ignore[attr-defined]
