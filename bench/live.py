@@ -117,8 +117,6 @@ async def measure(
             await services.marketdata.poll_once(services.orders)  # type: ignore[attr-defined]
             stamps: dict[str, float] = {}
             client.exchange.session = traced_session(stamps)
-            if os.environ.get("BENCH_NO_THROTTLE"):
-                client.exchange.enableRateLimit = False
             figures: dict[str, list[float]] = {"before": [], "after": [], "trip": [], "added": []}
             for i in range(orders + 20):
                 side = Side.BUY if i % 2 == 0 else Side.SELL

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from tradedeck.charts.service import ChartService
 from tradedeck.config import Settings
 from tradedeck.domain.errors import InvalidInput
 from tradedeck.domain.markets import Market
+from tradedeck.exchanges.ccxt_live.models import RemoteOrder
 from tradedeck.exchanges.live import LiveExchange
 from tradedeck.exchanges.paper import PaperConfig, PaperEngine
 from tradedeck.jobs.scheduler import Scheduler
@@ -100,7 +101,7 @@ class Services:
         await self.orders.stop()
         await self.bus.stop()
         if self.live is not None:
-            await self.live.exchange.client.close()
+            await self.live.exchange.close()
         await self.oneshot.close()
         await self.repository.engine.dispose()
 
@@ -292,6 +293,7 @@ async def start_services(
                     reconcile_seconds=settings.exchange_reconcile_seconds,
                     markets_refresh_seconds=settings.exchange_markets_refresh_hours * 3600,
                     stored=repository.get_order,
+                    stream=order_updates(exchange),
                 ),
             )
         if live is not None and isinstance(marketdata, LiveMarketData):
@@ -391,7 +393,7 @@ class _Closing:
     exchange: LiveExchange
 
     async def stop(self) -> None:
-        await self.exchange.client.close()
+        await self.exchange.close()
 
 
 async def open_live_exchange(
@@ -444,6 +446,19 @@ async def open_public_market_data(settings: Settings, repository: Repository) ->
         poll_seconds=max(settings.exchange_poll_seconds, 1.0),
         close_source=True,
     )
+
+
+def order_updates(exchange: LiveExchange) -> Callable[[], AsyncIterator[RemoteOrder]] | None:
+    """The exchange's order-update stream, where ccxt has one (else polling alone)."""
+    from tradedeck.exchanges.ccxt_live.stream import OrderStream  # ccxt: the `live` extra
+
+    try:
+        stream = OrderStream(exchange.client.settings)
+    except InvalidInput as unsupported:
+        log.info("order_stream_unavailable", detail=unsupported.detail)
+        return None
+    exchange.on_close(stream.close)
+    return stream.updates
 
 
 def traded_markets(settings: Settings, available: Mapping[str, Market]) -> dict[str, Market]:

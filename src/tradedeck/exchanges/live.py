@@ -21,7 +21,7 @@ of ours; protective legs carry the entry's id plus ``-sl`` / ``-tp``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -74,11 +74,23 @@ class LiveExchange(BookReads):
         self._positions: dict[str, FuturesPosition] = {}
         self._fill_ids: set[str] = set()
         self._staged: list[ExchangeUpdate] | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []
         self._staged_positions: dict[str, FuturesPosition] | None = None
 
     @property
     def client(self) -> CcxtClient:
         return self._client
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Release ``closer`` with the client (the order stream's connection)."""
+        self._closers.append(closer)
+
+    async def close(self) -> None:
+        for closer in [*self._closers, self._client.close]:
+            try:
+                await closer()
+            except Exception:
+                log.exception("live_close_failed")
 
     async def start(
         self,

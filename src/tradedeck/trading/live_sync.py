@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -50,6 +50,7 @@ class LiveSync:
         reconcile_seconds: float = 300.0,
         markets_refresh_seconds: float = 86_400.0,
         stored: Callable[[str], Awaitable[Order | None]] | None = None,
+        stream: Callable[[], AsyncIterator[RemoteOrder]] | None = None,
     ) -> None:
         self._orders = orders
         self._live = live
@@ -60,6 +61,8 @@ class LiveSync:
         self._markets_refresh_seconds = markets_refresh_seconds
         self._task: asyncio.Task[None] | None = None
         self._stored = stored  # an order as the database holds it, by id
+        self._stream = stream  # the exchange's order updates, where ccxt has them
+        self._listener: asyncio.Task[None] | None = None
         self.last: Reconciliation | None = None
         self.last_at: datetime | None = None
 
@@ -69,15 +72,17 @@ class LiveSync:
         first = await self.reconcile(reason="start")
         if run_loop:
             self._task = asyncio.create_task(self._run(first is not None), name="live-sync")
+            if self._stream is not None:
+                self._listener = asyncio.create_task(self._listen(self._stream), name="live-orders")
         return first
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        for task in (self._listener, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._listener = None
 
     async def reconcile(self, *, reason: str = "scheduled") -> Reconciliation | None:
         """Re-read everything and apply the differences; None when the exchange could not
@@ -144,6 +149,21 @@ class LiveSync:
         return changed
 
     # -- internals ------------------------------------------------------------------------
+    async def _listen(self, updates: Callable[[], AsyncIterator[RemoteOrder]]) -> None:
+        """Follow the exchange's order updates: one about an order we hold that says
+        something new brings a reconciliation at once instead of at the next poll. Polling
+        goes on regardless: the stream replays nothing it missed while disconnected."""
+        try:
+            async for remote in updates():
+                local = self._live.get_order(remote.client_order_id or "")
+                if local is None or (local.status, local.filled) == (remote.status, remote.filled):
+                    continue  # not ours to follow (reconciliation adopts), or nothing new
+                await self.reconcile(reason="order update")
+        except DomainError as error:
+            await self._failed(error)
+        except Exception:
+            log.exception("order_stream_failed")  # polling carries on alone
+
     async def _compare(self, now: datetime) -> Reconciliation:
         live = self._live
         client = live.client

@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from tests.conftest import ADMIN
-from tests.integration.live.conftest import Live, price_now
+from tests.integration.live.conftest import Live, live_settings, price_now
 from tradedeck.domain.errors import DomainError, InvalidInput, OrderRejected, Unavailable
 from tradedeck.domain.orders import OrderStatus, OrderType, Side
+from tradedeck.exchanges.base import ExchangeUpdate
 from tradedeck.exchanges.emulator import Kline
+from tradedeck.services import start_services
+from tradedeck.storage.db import make_engine
+from tradedeck.storage.repository import KillSwitchState, Repository
 from tradedeck.trading.requests import OrderRequest
 
 SYMBOL = "BTC/USDT"
@@ -150,9 +155,6 @@ async def test_a_restart_applies_exactly_what_changed_on_the_exchange(live: Live
     filled, canceled, untouched = placed
     live.emu.fill_order("BTCUSDT", client_order_id=filled.id)
     live.emu.cancel_order("BTCUSDT", client_order_id=canceled.id)
-
-    from tests.integration.live.conftest import live_settings
-    from tradedeck.services import start_services
 
     live.services = await start_services(
         live_settings(live.tmp_path, live.database_url, live.served.url), start_feed=False
@@ -310,11 +312,6 @@ async def test_an_order_finished_here_but_open_there_is_reported_not_reopened(
         ADMIN, request(Side.BUY, OrderType.LIMIT, "0.1", "29000")
     )
     await live.services.stop()  # while we are away, someone marks it canceled in our db
-    from tests.integration.live.conftest import live_settings
-    from tradedeck.exchanges.base import ExchangeUpdate
-    from tradedeck.services import start_services
-    from tradedeck.storage.db import make_engine
-    from tradedeck.storage.repository import Repository
 
     store = Repository(make_engine(live.database_url))
     try:
@@ -340,9 +337,6 @@ async def test_an_order_finished_here_but_open_there_is_reported_not_reopened(
 async def test_a_kill_switch_set_by_another_process_stops_the_order_before_it_leaves(
     live: Live,
 ) -> None:
-    from datetime import UTC, datetime
-
-    from tradedeck.storage.repository import KillSwitchState
 
     await live.tick()
     assert not live.services.kill_switch.active  # this process has not seen it yet
@@ -358,9 +352,6 @@ async def test_a_kill_switch_set_by_another_process_stops_the_order_before_it_le
 async def test_an_order_the_exchange_took_is_recorded_even_if_a_halt_came_in_between(
     live: Live, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from datetime import UTC, datetime
-
-    from tradedeck.storage.repository import KillSwitchState
 
     await live.tick()
     repository = live.services.repository

@@ -15,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+from tradedeck.domain.errors import InvalidInput
 from tradedeck.exchanges.ccxt_live.models import MarketKind
 from tradedeck.exchanges.ccxt_live.settings import LiveSettings
 
@@ -54,10 +55,20 @@ def _aim(exchange: Any, settings: LiveSettings, url: str) -> None:
         exchange.urls["api"] = url
 
 
-def build_exchange(settings: LiveSettings) -> Any:
-    """A ``ccxt.async_support`` exchange for ``settings``, rate-limited by ccxt itself."""
-    import ccxt.async_support as ccxt_async
-
+def build_exchange(settings: LiveSettings, *, streaming: bool = False) -> Any:
+    """A ccxt exchange for ``settings``, rate-limited by ccxt itself: the REST client of
+    ``ccxt.async_support``, or with ``streaming`` the websocket one of ``ccxt.pro``, both
+    configured alike (options, keys, sandbox, the emulator's URL, ccxt's logging)."""
+    if streaming:
+        import ccxt.pro as family
+    else:
+        import ccxt.async_support as family
+    exchange_class = getattr(family, settings.exchange, None)
+    if exchange_class is None:
+        kind = "websocket" if streaming else "REST"
+        raise InvalidInput(
+            "exchange_not_supported", f"ccxt has no {kind} client for {settings.exchange}"
+        )
     config: dict[str, Any] = {"enableRateLimit": True, "options": exchange_options(settings)}
     for name, secret in (
         ("apiKey", settings.api_key),
@@ -66,7 +77,7 @@ def build_exchange(settings: LiveSettings) -> Any:
     ):
         if secret is not None:
             config[name] = secret.get_secret_value()
-    exchange = getattr(ccxt_async, settings.exchange)(config)
+    exchange = exchange_class(config)
     # ccxt logs every request with its headers (the API key among them) at DEBUG.
     if exchange.logger.getEffectiveLevel() < logging.INFO:
         exchange.logger.setLevel(logging.INFO)

@@ -1,8 +1,9 @@
-"""A local Binance REST emulator (spot and USDⓈ-M futures) that the real ccxt talks to over HTTP.
+"""A local Binance emulator (spot and USDⓈ-M futures) that the real ccxt talks to over HTTP.
 
 Tests and demos cannot reach an exchange, so this package serves Binance's own wire format
 on loopback: ``aim_ccxt`` points a ``ccxt.binance`` / ``ccxt.binanceusdm`` client at it and
 the live adapter runs unchanged, with prices, fills and faults under the test's control.
+A ``ccxt.pro`` client is aimed at its user-data streams as well (WebSockets on the port).
 """
 
 from __future__ import annotations
@@ -46,6 +47,19 @@ def ccxt_urls(base_url: str) -> dict[str, str]:
     return {section: root + path for section, (path, _) in _SECTIONS.items()}
 
 
+def ccxt_ws_urls(base_url: str) -> dict[str, Any]:
+    """The ``urls["api"]["ws"]`` entries ccxt.pro's binance class needs for user data.
+
+    Spot subscribes on the WebSocket API (``ws-api.spot``); linear reads a listenKey stream
+    at ``<linear>`` with ``/ws`` turned into ``/private/ws``. Public market streams are not
+    served, so there are no entries for them: ccxt.pro fails on those rather than reaching
+    the real exchange.
+    """
+    scheme, separator, rest = base_url.rstrip("/").partition("://")
+    root = {"http": "ws", "https": "wss"}.get(scheme, scheme) + separator + rest
+    return {"linear": root + "/fstream/ws", "ws-api": {"spot": root + "/ws-api/v3"}}
+
+
 def aim_ccxt(client: Any, base_url: str) -> None:
     """Point a ccxt binance client at the emulator, errors mapped as for binance.com.
 
@@ -55,8 +69,14 @@ def aim_ccxt(client: Any, base_url: str) -> None:
     InvalidOrder...); a loopback URL would match neither and fall back to the generic
     table. The client's URL matcher is replaced by one that gives the emulator's spot and
     futures URLs those same tables, so the exceptions the adapter sees are production's.
+    (Errors on a WebSocket match no table, on binance.com as here.)
+
+    A ccxt.pro client (one with WebSocket URLs) gets ``ccxt_ws_urls`` too.
     """
+    streaming = "ws" in client.urls.get("api", {})
     client.urls["api"] = ccxt_urls(base_url)
+    if streaming:
+        client.urls["api"]["ws"] = ccxt_ws_urls(base_url)
     root = base_url.rstrip("/")
     prefixes = sorted({(root + path + "/", table) for path, table in _SECTIONS.values()})
 
@@ -107,6 +127,7 @@ __all__ = [
     "aim_ccxt",
     "ccxt_options",
     "ccxt_urls",
+    "ccxt_ws_urls",
     "default_futures_markets",
     "default_markets",
 ]

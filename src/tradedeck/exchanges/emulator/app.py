@@ -11,6 +11,9 @@ with separate engines, but one key set, one clock and one set of faults, so a te
 process started with ``python -m tradedeck.exchanges.emulator``) gets a whole exchange on
 one port. The test drives it: prices, fills, cancels "from the exchange UI", revoked keys
 and faults, from Python or over the unsigned ``/_control`` endpoints (``control.py``).
+
+The same port serves the user-data streams ccxt.pro reads (``ws_spot``, ``ws_futures``):
+every change the engines make is pushed to the connected clients as Binance pushes it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
 from tradedeck.exchanges.emulator.auth import check_api_key, check_signed
 from tradedeck.exchanges.emulator.control import ControlApi, snapshot
@@ -44,6 +47,9 @@ from tradedeck.exchanges.emulator.futures_routes import FuturesApi
 from tradedeck.exchanges.emulator.routing import Endpoint, Handler
 from tradedeck.exchanges.emulator.spot_models import EmulatorMarket, EmulatorOrder, Kline, Trade
 from tradedeck.exchanges.emulator.spot_routes import SpotApi
+from tradedeck.exchanges.emulator.ws_futures import FuturesStreamApi
+from tradedeck.exchanges.emulator.ws_spot import SpotWsApi
+from tradedeck.exchanges.emulator.ws_stream import UserStreams
 
 
 def default_markets() -> list[EmulatorMarket]:
@@ -87,6 +93,8 @@ class BinanceEmulator:
         self.engine = SpotEngine(self.markets, self.clock)
         self.futures = FuturesEngine(self.futures_markets, self.clock)
         self.faults = Faults()
+        self.streams = UserStreams(self.clock)
+        self.streams.observe(self.engine, self.futures)
         self.app = Starlette(routes=self._routes())
 
     # -- keys and faults -------------------------------------------------------------------
@@ -95,11 +103,13 @@ class BinanceEmulator:
         self.api_keys[api_key] = secret
 
     def revoke_key(self, api_key: str | None = None) -> None:
-        """Signed calls with this key (every key, if None) now get -2015 with HTTP 401."""
+        """Signed calls with this key (every key, if None) now get -2015 with HTTP 401, and
+        its user-data streams close."""
         if api_key is None:
             self.api_keys.clear()
         else:
             self.api_keys.pop(api_key, None)
+        self.streams.revoke(api_key)
 
     def rate_limit_next(self, requests: int, retry_after: int = 1) -> None:
         self.faults.rate_limited = requests
@@ -112,6 +122,10 @@ class BinanceEmulator:
 
     def drop_next(self, requests: int = 1) -> None:
         self.faults.drop = requests
+
+    def drop_streams(self) -> int:
+        """Cut every open user-data stream, as a network failure would; returns how many."""
+        return self.streams.drop()
 
     # -- spot ------------------------------------------------------------------------------
 
@@ -213,7 +227,7 @@ class BinanceEmulator:
 
     # -- routing ---------------------------------------------------------------------------
 
-    def _routes(self) -> list[Route]:
+    def _routes(self) -> list[BaseRoute]:
         def public(handler: Handler) -> Endpoint:
             return self._endpoint(handler, signed=False)
 
@@ -223,6 +237,8 @@ class BinanceEmulator:
         return [
             *SpotApi(self.engine, self.faults, self.clock).routes(public, signed),
             *FuturesApi(self.futures, self.faults, self.clock).routes(public, signed),
+            *FuturesStreamApi(self.streams, self.api_keys).routes(public),
+            *SpotWsApi(self.streams, self.api_keys, self.clock).routes(),
             *ControlApi(self).routes(),
         ]
 

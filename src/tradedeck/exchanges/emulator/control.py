@@ -4,8 +4,9 @@ Why over HTTP. A test that SIGKILLs the app, changes the exchange behind its bac
 restarts it cannot call Python on an emulator in a separate process, so every control the
 test needs is also an endpoint: move a price, credit a wallet, fill or cancel an open
 order (as the market or the user in the exchange's UI would), fill the next order in
-steps, answer the next requests with 429, revoke the API key, and read the whole state
-back. They are for a loopback test tool, not for clients: no key, no signature.
+steps, answer the next requests with 429, revoke the API key, cut the user-data streams,
+and read the whole state back. They are for a loopback test tool, not for clients: no
+key, no signature.
 
 Bodies are JSON. ``"kind": "future"`` aims a control at the USDⓈ-M account (default
 ``"spot"``). ``GET /_control/state`` answers ``snapshot``.
@@ -84,6 +85,7 @@ class ControlApi:
             "cancel": self._cancel,
             "rate-limit": self._rate_limit,
             "revoke-key": self._revoke_key,
+            "drop-streams": self._drop_streams,
         }
         return [
             *(
@@ -154,6 +156,9 @@ class ControlApi:
         api_key = data.get("apiKey")
         self.emulator.revoke_key(None if api_key is None else str(api_key))
         return {}
+
+    def _drop_streams(self, data: dict[str, Any]) -> Any:
+        return {"streams": self.emulator.drop_streams()}
 
 
 def _json_endpoint(handler: Control) -> Callable[[Request], Awaitable[Response]]:

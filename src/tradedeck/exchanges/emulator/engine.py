@@ -21,6 +21,10 @@ buy at its limit or stop price, base for a sell), and a fill moves the locked fu
 other asset, so ``free``/``locked`` in ``GET /api/v3/account`` always add up. An OCO locks
 once for the pair: the lock sits on one leg and moves to whichever leg executes.
 Commissions are zero: the emulator checks the adapter's bookkeeping, not fee schedules.
+
+Every change is announced to ``observer`` as it happens (``events``): an order accepted,
+each fill, a cancel or expiry, funds locked or released, a deposit. That is what the
+user-data stream pushes; without a stream nobody listens.
 """
 
 from __future__ import annotations
@@ -34,6 +38,13 @@ from tradedeck.exchanges.emulator.errors import (
     invalid_symbol,
     order_rejected,
     unknown_order,
+)
+from tradedeck.exchanges.emulator.events import (
+    BalancesChanged,
+    Deposited,
+    SpotObserver,
+    SpotOrderChanged,
+    unobserved,
 )
 from tradedeck.exchanges.emulator.spot_models import (
     CONDITIONAL,
@@ -71,6 +82,7 @@ class SpotEngine:
         self._list_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
         self._next_steps = 1
+        self.observer: SpotObserver = unobserved
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -82,6 +94,7 @@ class SpotEngine:
 
     def deposit(self, asset: str, amount: Decimal) -> None:
         self.balances.setdefault(asset, Asset()).free += amount
+        self.observer(Deposited(asset, amount))
 
     def fill_next_in_steps(self, steps: int) -> None:
         """The next accepted order fills in ``steps`` parts (one per price move that reaches it)."""
@@ -266,6 +279,7 @@ class SpotEngine:
             raise insufficient_balance()
         wallet.free -= need
         wallet.locked += need
+        self.observer(BalancesChanged((asset,)))
 
     def accept(
         self,
@@ -298,6 +312,7 @@ class SpotEngine:
         )
         self._next_steps = 1
         self.orders[order.order_id] = order
+        self.observer(SpotOrderChanged(order, "NEW"))
         return order
 
     def add_list(self, legs: list[EmulatorOrder], list_client_order_id: str | None) -> OrderList:
@@ -389,14 +404,22 @@ class SpotEngine:
             self._close(order, "FILLED")
         else:
             order.status = "PARTIALLY_FILLED"
+        self.observer(SpotOrderChanged(order, "TRADE", trade))
+        self.observer(BalancesChanged((market.base, market.quote)))
         return [trade]
 
     def _close(self, order: EmulatorOrder, status: str) -> None:
-        """End an order and give back what it still holds."""
+        """End an order and give back what it still holds (a fill announces itself)."""
         market = self.markets[order.symbol]
-        wallet = self.asset(market.quote if order.side == "BUY" else market.base)
-        wallet.locked -= order.locked
-        wallet.free += order.locked
+        asset = market.quote if order.side == "BUY" else market.base
+        wallet = self.asset(asset)
+        released = order.locked
+        wallet.locked -= released
+        wallet.free += released
         order.locked = ZERO
         order.status = status
         order.update_time = self._clock()
+        if status != "FILLED":
+            self.observer(SpotOrderChanged(order, status))
+            if released:
+                self.observer(BalancesChanged((asset,)))

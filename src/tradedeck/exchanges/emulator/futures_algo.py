@@ -5,7 +5,8 @@ Why a book of their own. Since Binance's 2025 migration these orders live behind
 queries, and ccxt sends every linear order that carries a trigger price there. Until it
 triggers, an algo order reserves nothing: margin and reduce-only are checked when the
 engine places its plain order. Status: NEW, then TRIGGERED (its order rests) or FINISHED
-(its order ended), CANCELED, or EXPIRED when the triggered order was refused.
+(its order ended), CANCELED, or EXPIRED when the triggered order was refused. Each of
+these, and the placement, is announced to ``observer`` (``events.AlgoChanged``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tradedeck.exchanges.emulator.errors import (
     unknown_order,
     would_trigger_immediately,
 )
+from tradedeck.exchanges.emulator.events import AlgoChanged, FuturesObserver, unobserved
 from tradedeck.exchanges.emulator.futures_models import ALGO_TYPES, ZERO, AlgoOrder, FuturesMarket
 from tradedeck.exchanges.emulator.futures_rules import (
     check_limit,
@@ -41,6 +43,7 @@ class AlgoBook:
         self.orders: dict[int, AlgoOrder] = {}
         self._clock = clock
         self._ids = itertools.count(1)
+        self.observer: FuturesObserver = unobserved
 
     def place(
         self,
@@ -105,6 +108,7 @@ class AlgoBook:
             update_time=now,
         )
         self.orders[algo.algo_id] = algo
+        self.observer(AlgoChanged(algo))
         return algo
 
     def find(self, algo_id: int | None, client_algo_id: str | None) -> AlgoOrder | None:
@@ -142,3 +146,4 @@ class AlgoBook:
     def end(self, algo: AlgoOrder, status: str) -> None:
         algo.status = status
         algo.update_time = self._clock()
+        self.observer(AlgoChanged(algo))

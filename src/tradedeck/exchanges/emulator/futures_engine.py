@@ -13,6 +13,10 @@ then place a market or limit order under the algo order's client id.
 
 Fees: taker 0.05 %, maker 0.02 % of the fill's notional, in USDT, out of the wallet.
 The margin arithmetic is in ``futures_margin``.
+
+As on spot, every change is announced to ``observer`` (``events``): an order accepted,
+each fill with the wallet and position it moved, a cancel or expiry, a deposit; the algo
+book announces its own orders.
 """
 
 from __future__ import annotations
@@ -32,6 +36,13 @@ from tradedeck.exchanges.emulator.errors import (
     reduce_only_rejected,
     unknown_order,
     use_algo_endpoint,
+)
+from tradedeck.exchanges.emulator.events import (
+    AccountChanged,
+    AlgoChanged,
+    FuturesObserver,
+    FuturesOrderChanged,
+    unobserved,
 )
 from tradedeck.exchanges.emulator.futures_algo import AlgoBook
 from tradedeck.exchanges.emulator.futures_models import (
@@ -73,6 +84,7 @@ class FuturesEngine:
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
         self._next_steps = 1
+        self.observer: FuturesObserver = unobserved
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -85,6 +97,7 @@ class FuturesEngine:
     def deposit(self, amount: Decimal) -> None:
         self.wallet += amount
         self.wallet_update_time = self._clock()
+        self.observer(AccountChanged("DEPOSIT", balance_change=amount))
 
     def fill_next_in_steps(self, steps: int) -> None:
         """The next accepted order fills in ``steps`` parts (one per price move that reaches it)."""
@@ -316,6 +329,7 @@ class FuturesEngine:
         )
         self._next_steps = 1
         self.orders[order.order_id] = order
+        self.observer(FuturesOrderChanged(order, "NEW"))
         if type == "MARKET":
             self._fill_step(order, reference, maker=False)
         elif crosses(side, order.price, market.price):
@@ -348,6 +362,7 @@ class FuturesEngine:
         algo.actual_order_id = order.order_id
         if order.open:
             algo.status = "TRIGGERED"
+            self.algo.observer(AlgoChanged(algo))
         return list(order.fills)
 
     def _fill_step(self, order: FuturesOrder, price: Decimal, *, maker: bool) -> list[FuturesTrade]:
@@ -370,10 +385,12 @@ class FuturesEngine:
         order.update_time = trade.time
         if order.remaining == ZERO:
             self._close(order, "FILLED")
-        elif order.reduce_only and fm.reducible(position, order.side) == ZERO:
-            self._close(order, "EXPIRED")
         else:
             order.status = "PARTIALLY_FILLED"
+        self.observer(FuturesOrderChanged(order, "TRADE", trade))
+        self.observer(AccountChanged("ORDER", order.symbol))
+        if order.open and order.reduce_only and fm.reducible(position, order.side) == ZERO:
+            self._close(order, "EXPIRED")
         return [trade]
 
     def _execute(
@@ -409,5 +426,7 @@ class FuturesEngine:
     def _close(self, order: FuturesOrder, status: str) -> None:
         order.status = status
         order.update_time = self._clock()
+        if status != "FILLED":
+            self.observer(FuturesOrderChanged(order, status))
         if order.algo_id is not None:
             self.algo.end(self.algo.orders[order.algo_id], "FINISHED")
