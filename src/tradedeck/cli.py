@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -20,8 +20,9 @@ from tradedeck import __version__
 from tradedeck.config import Settings, describe_error
 from tradedeck.domain.errors import DomainError
 from tradedeck.domain.roles import Actor, Role
-from tradedeck.security.users import UserService
-from tradedeck.storage.repository import Repository
+
+if TYPE_CHECKING:  # the database layer loads only for the commands that use it
+    from tradedeck.storage.repository import Repository
 
 T = TypeVar("T")
 CLI_ACTOR = Actor(name="cli", role=Role.ADMIN, channel="cli")
@@ -161,6 +162,8 @@ def users_add(
     """Create a user; the API token is printed alone on the last line (shown only once)."""
 
     async def work(repository: Repository) -> str:
+        from tradedeck.security.users import UserService
+
         user, token = await UserService(repository).create(CLI_ACTOR, name, role, telegram_id)
         typer.echo(f"created {user.name} ({user.role.value}); API token:", err=True)
         return token
@@ -174,6 +177,8 @@ def users_list() -> None:
     """List users, roles and how many live tokens each has."""
 
     async def work(repository: Repository) -> None:
+        from tradedeck.security.users import UserService
+
         users = await UserService(repository).list(CLI_ACTOR)
         typer.echo(f"{'NAME':<20} {'ROLE':<8} {'TELEGRAM':<12} {'TOKENS':<6} STATUS")
         for u in users:
@@ -189,6 +194,8 @@ def users_revoke(name: str) -> None:
     """Disable a user and revoke all their tokens."""
 
     async def work(repository: Repository) -> None:
+        from tradedeck.security.users import UserService
+
         await UserService(repository).revoke(CLI_ACTOR, name)
 
     _with_repository(work)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, cast
 from tradedeck.domain.orders import Fill, Order
 from tradedeck.domain.positions import Position
 from tradedeck.exchanges.base import ExchangeUpdate
-from tradedeck.storage.repository import KillSwitchActiveInStore, KillSwitchState
+from tradedeck.storage.records import KillSwitchActiveInStore, KillSwitchState
 
 if TYPE_CHECKING:
     from tradedeck.storage.repository import Repository

@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tradedeck.domain.money import from_float
 from tradedeck.domain.orders import OrderStatus
 from tradedeck.storage import models as m
+from tradedeck.storage.records import REJECTION_AUDIT
 from tradedeck.storage.redis_client import RedisBacked
-from tradedeck.storage.repository import REJECTION_AUDIT
 
 MAIN = "main"
 """The name the trading process (``tradedeck run``) beats under."""

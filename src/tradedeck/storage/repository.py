@@ -11,20 +11,25 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradedeck.domain.balances import Balance
 from tradedeck.domain.candles import Candle
-from tradedeck.domain.errors import Conflict, RiskRefused
+from tradedeck.domain.errors import Conflict
 from tradedeck.domain.money import ZERO, from_float
 from tradedeck.domain.orders import Fill, Order, OrderRole, OrderStatus, OrderType, Side
 from tradedeck.domain.positions import Position
 from tradedeck.domain.roles import Role
 from tradedeck.exchanges.base import ExchangeUpdate
+from tradedeck.storage import hop
 from tradedeck.storage import models as m
+from tradedeck.storage.records import (  # re-exported: callers know them from here
+    KillSwitchActiveInStore as KillSwitchActiveInStore,
+)
+from tradedeck.storage.records import KillSwitchState as KillSwitchState
 
 _ORDER_FIELDS = [f.name for f in dataclasses.fields(Order)]
 _FILL_COLUMNS = [c.name for c in m.fills.columns]
@@ -43,14 +48,6 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
-class KillSwitchState:
-    active: bool
-    reason: str | None = None
-    actor: str | None = None
-    changed_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class SignalRecord:
     id: str
     received_at: datetime
@@ -59,14 +56,6 @@ class SignalRecord:
     order_id: str | None
     reason: str | None
     updated_at: datetime
-
-
-REJECTION_AUDIT = "order.rejected"
-"""The audit action of an order refused at placement (the watchdog counts them)."""
-
-
-class KillSwitchActiveInStore(RiskRefused):
-    """Raised inside a write when the stored kill switch is on (another process set it)."""
 
 
 def _utcnow() -> datetime:
@@ -83,11 +72,7 @@ class Repository:
     def _insert(self, table: Table) -> Any:
         return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
 
-    async def _upsert(
-        self, conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]
-    ) -> None:
-        if not rows:
-            return
+    def _upsert_of(self, table: Table, keys: list[str]) -> Any:
         stmt = self._upserts.get(table.name)
         if stmt is None:
             # Building an upsert costs more than running it; build each table's once.
@@ -95,7 +80,13 @@ class Repository:
             updates = {c.name: base.excluded[c.name] for c in table.columns if c.name not in keys}
             stmt = base.on_conflict_do_update(index_elements=keys, set_=updates)
             self._upserts[table.name] = stmt
-        await conn.execute(stmt, rows[0] if len(rows) == 1 else rows)
+        return stmt
+
+    async def _upsert(
+        self, conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]
+    ) -> None:
+        if rows:
+            await conn.execute(self._upsert_of(table, keys), rows[0] if len(rows) == 1 else rows)
 
     # -- users and tokens ------------------------------------------------------------
     async def create_user(
@@ -280,59 +271,57 @@ class Repository:
 
         With ``require_kill_switch_off`` the stored kill switch is read inside the same
         transaction, so a switch set by another process (the watchdog) blocks the write.
+        One round trip (``hop``): this is the write every order and fill waits for.
         """
         now = _utcnow()
-        async with self.engine.begin() as conn:
+        orders = [_order_row(o) for o in update_.orders]
+        events = [
+            {
+                "order_id": o.id,
+                "status": o.status.value,
+                "filled": o.filled,
+                "reason": o.status_reason,
+                "at": o.updated_at,
+            }
+            for o in update_.orders
+        ]
+        fills = [_fill_row(f) for f in update_.fills]
+        balances = [
+            {"asset": b.asset, "free": b.free, "reserved": b.reserved, "updated_at": now}
+            for b in update_.balances
+        ]
+        held = [
+            {
+                "symbol": p.symbol,
+                "amount": p.amount,
+                "average_entry": p.average_entry,
+                "realized_pnl": p.realized_pnl,
+                "opened_at": p.opened_at,
+                "updated_at": p.updated_at,
+            }
+            for p in positions
+        ]
+
+        def write(conn: Connection) -> None:
             if require_kill_switch_off:
-                await _refuse_if_halted(conn)
-            await self._upsert(conn, m.orders, [_order_row(o) for o in update_.orders], ["id"])
-            if update_.orders:
-                await conn.execute(
-                    insert(m.order_events),
-                    [
-                        {
-                            "order_id": o.id,
-                            "status": o.status.value,
-                            "filled": o.filled,
-                            "reason": o.status_reason,
-                            "at": o.updated_at,
-                        }
-                        for o in update_.orders
-                    ],
-                )
-            if update_.fills:
-                await conn.execute(insert(m.fills), [_fill_row(f) for f in update_.fills])
-            await self._upsert(
-                conn,
-                m.balances,
-                [
-                    {"asset": b.asset, "free": b.free, "reserved": b.reserved, "updated_at": now}
-                    for b in update_.balances
-                ],
-                ["asset"],
-            )
-            await self._upsert(
-                conn,
-                m.positions,
-                [
-                    {
-                        "symbol": p.symbol,
-                        "amount": p.amount,
-                        "average_entry": p.average_entry,
-                        "realized_pnl": p.realized_pnl,
-                        "opened_at": p.opened_at,
-                        "updated_at": p.updated_at,
-                    }
-                    for p in positions
-                ],
-                ["symbol"],
-            )
+                _refuse_if_halted(conn)
+            for table, rows, keys in (
+                (m.orders, orders, ["id"]),
+                (m.order_events, events, None),
+                (m.fills, fills, None),
+                (m.balances, balances, ["asset"]),
+                (m.positions, held, ["symbol"]),
+            ):
+                if rows:
+                    statement = insert(table) if keys is None else self._upsert_of(table, keys)
+                    conn.execute(statement, rows[0] if len(rows) == 1 else rows)
+
+        await hop.transaction(self.engine, write)
 
     async def check_kill_switch_off(self) -> None:
         """Refuse with ``kill_switch_active`` when the stored switch is on: a live order
         must not leave at all once another process (the watchdog) has halted trading."""
-        async with self.engine.connect() as conn:
-            await _refuse_if_halted(conn)
+        await hop.transaction(self.engine, _refuse_if_halted, write=False)
 
     async def fill_ids(self, order_ids: Iterable[str]) -> set[str]:
         """The ids of the fills stored for these orders (reconciliation never counts an
@@ -693,11 +682,9 @@ def _fill(row: Any) -> Fill:
     return Fill(**values)
 
 
-async def _refuse_if_halted(conn: AsyncConnection) -> None:
-    active = (
-        await conn.execute(
-            select(m.kill_switch.c.active, m.kill_switch.c.reason).where(m.kill_switch.c.id == 1)
-        )
+def _refuse_if_halted(conn: Connection) -> None:
+    active = conn.execute(
+        select(m.kill_switch.c.active, m.kill_switch.c.reason).where(m.kill_switch.c.id == 1)
     ).first()
     if active is not None and active[0]:
         raise KillSwitchActiveInStore(

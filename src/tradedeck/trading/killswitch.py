@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import structlog
 
 from tradedeck.domain.errors import Conflict, InvalidInput
 from tradedeck.domain.roles import SYSTEM, Actor, Permission
 from tradedeck.notify.events import Event, EventBus, EventType
-from tradedeck.storage.repository import KillSwitchState, Repository
+from tradedeck.storage.records import KillSwitchState
+
+if TYPE_CHECKING:
+    from tradedeck.storage.repository import Repository
 
 log = structlog.get_logger(__name__)
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -45,10 +46,13 @@ from tradedeck.exchanges.live import LiveExchange
 from tradedeck.exchanges.paper import PaperEngine
 from tradedeck.notify.events import Event, EventBus, EventType
 from tradedeck.ops.metrics import Metrics
-from tradedeck.storage.repository import REJECTION_AUDIT, Repository
+from tradedeck.storage.records import REJECTION_AUDIT
 from tradedeck.trading.requests import OrderRequest
 from tradedeck.trading.risk import OrderCheck, RiskEngine
 from tradedeck.trading.valuation import Valuator
+
+if TYPE_CHECKING:
+    from tradedeck.storage.repository import Repository
 
 log = structlog.get_logger(__name__)
 

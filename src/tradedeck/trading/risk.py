@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +22,9 @@ from tradedeck.domain.errors import RiskRefused
 from tradedeck.domain.money import ZERO, fmt
 from tradedeck.domain.orders import Side
 from tradedeck.domain.roles import Actor, Permission, Role
-from tradedeck.storage.repository import Repository
+
+if TYPE_CHECKING:
+    from tradedeck.storage.repository import Repository
 
 log = structlog.get_logger(__name__)
 

@@ -6,24 +6,28 @@ the watchdog talks to Telegram itself: ``TRADEDECK_WATCHDOG_TELEGRAM_TOKEN`` and
 The admins are the users with role admin and a Telegram id, plus
 ``TRADEDECK_TELEGRAM_ADMINS``; they are read at each alert, so a new admin is reached
 without restarting the watchdog.
+
+aiogram is imported only when there is a token to use it with: building its few hundred
+pydantic models takes seconds, and a watchdog (or ``watchdog --status``) must start fast.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
 import structlog
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 
 from tradedeck.config import Settings
 from tradedeck.domain.roles import Role
-from tradedeck.notify.sender import Priority, TelegramSender
 from tradedeck.notify.text import escape
 from tradedeck.storage.repository import Repository
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+    from tradedeck.notify.sender import TelegramSender
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +52,13 @@ class AdminAlerts:
         if self._token is None:
             log.warning("watchdog_alerts_disabled", reason="no Telegram token configured")
             return
+        from aiogram import Bot
+        from aiogram.client.default import DefaultBotProperties
+        from aiogram.client.session.aiohttp import AiohttpSession
+        from aiogram.client.telegram import TelegramAPIServer
+
+        from tradedeck.notify.sender import TelegramSender
+
         session = AiohttpSession(api=TelegramAPIServer.from_base(self.api_base))
         self._bot = Bot(
             self._token,
@@ -78,6 +89,8 @@ class AdminAlerts:
         admins it went to. ``title`` and ``lines`` are plain text, escaped here."""
         if self._sender is None:
             return 0
+        from tradedeck.notify.sender import Priority  # loaded with the sender by start()
+
         chats = await self.recipients()
         if not chats:
             log.warning("watchdog_alert_nobody", title=title)

@@ -1,0 +1,115 @@
+"""One-trip transactions (``storage.hop``) on both backends: all of it or none of it, and a
+kill switch another process stored still stops a write that needs it off."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Connection, Table, func, insert, select
+
+from tradedeck.domain.balances import Balance
+from tradedeck.domain.orders import Fill, Order, OrderStatus, OrderType, Side
+from tradedeck.domain.positions import Position
+from tradedeck.exchanges.base import ExchangeUpdate
+from tradedeck.storage import hop
+from tradedeck.storage import models as m
+from tradedeck.storage.db import make_engine, upgrade
+from tradedeck.storage.repository import KillSwitchActiveInStore, KillSwitchState, Repository
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def repo(database_url: str) -> AsyncIterator[Repository]:
+    engine = make_engine(database_url)
+    await upgrade(engine)
+    yield Repository(engine)
+    await engine.dispose()
+
+
+def _filled(order_id: str) -> ExchangeUpdate:
+    order = Order(
+        id=order_id,
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        amount=Decimal("0.5"),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    order.transition(OrderStatus.OPEN, NOW)
+    order.record_fill(Decimal("0.5"), Decimal("50000.1"), Decimal("25.00005"), NOW)
+    fill = Fill(
+        f"{order_id}-f",
+        order_id,
+        "BTC/USDT",
+        Side.BUY,
+        Decimal("0.5"),
+        Decimal("50000.1"),
+        Decimal("25.00005"),
+        "USDT",
+        NOW,
+        None,
+    )
+    return ExchangeUpdate(
+        orders=[order],
+        fills=[fill],
+        balances=[Balance("USDT", Decimal("74974.94995")), Balance("BTC", Decimal("0.5"))],
+    )
+
+
+def _count(table: Table) -> hop.Work[int]:
+    def count(conn: Connection) -> int:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+    return count
+
+
+async def test_a_stored_update_reads_back_exactly(repo: Repository) -> None:
+    position = Position("BTC/USDT")
+    position.apply_fill(Side.BUY, Decimal("0.5"), Decimal("50000.1"), Decimal("25.00005"), NOW)
+    await repo.save_update(_filled("o1"), [position])
+    stored = await repo.get_order("o1")
+    assert stored is not None and stored.status is OrderStatus.FILLED
+    assert stored.average_price == Decimal("50000.1")
+    [fill] = await repo.list_fills()
+    assert (fill.amount, fill.fee, fill.timestamp) == (Decimal("0.5"), Decimal("25.00005"), NOW)
+    balances = {b.asset: b.free for b in await repo.load_balances()}
+    assert balances == {"USDT": Decimal("74974.94995"), "BTC": Decimal("0.5")}
+    [held] = await repo.load_positions()
+    assert (held.amount, held.average_entry) == (position.amount, position.average_entry)
+
+
+async def test_a_failure_inside_the_transaction_leaves_nothing(repo: Repository) -> None:
+    def half_then_fail(conn: Connection) -> None:
+        conn.execute(
+            insert(m.settings_kv), {"key": "a", "value": "1", "updated_by": "t", "updated_at": NOW}
+        )
+        raise RuntimeError("the disk is full")
+
+    with pytest.raises(RuntimeError, match="disk is full"):
+        await hop.transaction(repo.engine, half_then_fail)
+    assert await hop.transaction(repo.engine, _count(m.settings_kv), write=False) == 0
+    assert await repo.get_setting("a") is None
+
+
+async def test_a_switch_set_by_another_process_refuses_the_write_and_the_gate(
+    database_url: str, repo: Repository
+) -> None:
+    await repo.check_kill_switch_off()  # off: passes
+    other = make_engine(database_url)  # the watchdog's own connection
+    try:
+        await Repository(other).set_kill_switch(KillSwitchState(True, "drawdown", "watchdog", NOW))
+    finally:
+        await other.dispose()
+    with pytest.raises(KillSwitchActiveInStore, match="drawdown"):
+        await repo.check_kill_switch_off()
+    with pytest.raises(KillSwitchActiveInStore):
+        await repo.save_update(_filled("o2"), [], require_kill_switch_off=True)
+    assert await repo.get_order("o2") is None
+    assert await repo.list_fills() == []
+    await repo.save_update(_filled("o3"), [])  # a write that does not ask still lands
+    assert await repo.get_order("o3") is not None
