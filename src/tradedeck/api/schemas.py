@@ -182,15 +182,28 @@ class BalancesOut(BaseModel):
 
 
 class PositionOut(BaseModel):
+    """An open position; ``amount`` is never negative and ``side`` says long or short.
+
+    A perpetual adds the exchange's mark and liquidation prices, leverage and margin mode
+    (all null for spot); its ``value`` is the notional, its ``realized_pnl`` and
+    ``opened_at`` are null (the exchange reports neither per position).
+    """
+
     symbol: str
     amount: Dec
     average_entry: Dec
     last_price: OptDec
     unrealized_pnl: OptDec
-    realized_pnl: Dec
+    realized_pnl: OptDec
     quote: str
     value: OptDec
     opened_at: datetime | None
+    side: str = "long"
+    market_type: str = "spot"
+    mark_price: OptDec = None
+    liquidation_price: OptDec = None
+    leverage: int | None = None
+    margin_mode: str | None = None
 
     @classmethod
     def of(cls, p: PositionView) -> PositionOut:
@@ -204,6 +217,12 @@ class PositionOut(BaseModel):
             quote=p.quote,
             value=p.value,
             opened_at=p.opened_at,
+            side=p.side.value,
+            market_type=p.market_type.value,
+            mark_price=p.mark_price,
+            liquidation_price=p.liquidation_price,
+            leverage=p.leverage,
+            margin_mode=p.margin_mode,
         )
 
 

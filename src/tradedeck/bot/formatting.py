@@ -9,7 +9,7 @@ from decimal import Decimal
 from tradedeck.domain.money import fmt
 from tradedeck.notify.text import escape
 
-__all__ = ["code", "escape", "money", "pnl", "table"]
+__all__ = ["code", "escape", "money", "pnl", "side_label", "table"]
 
 
 def money(value: Decimal | None, places: int = 8) -> str:
@@ -26,6 +26,13 @@ def pnl(value: Decimal | None, places: int = 8, currency: str = "") -> str:
     sign = "+" if value > 0 else ""
     suffix = f" {escape(currency)}" if currency else ""
     return f"{mark} {sign}{money(value, places)}{suffix}"
+
+
+def side_label(side: str) -> str:
+    """A position's direction in capitals with an arrow, so a short never reads as a long
+    at a glance (and green/red stay for profit and loss)."""
+    arrows = {"long": "▲", "short": "▼"}
+    return f"{arrows.get(side, '•')} {escape(side.upper())}"
 
 
 def code(value: object) -> str:

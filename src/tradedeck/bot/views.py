@@ -16,10 +16,12 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from tradedeck import __version__
 from tradedeck.bot import keyboards
-from tradedeck.bot.formatting import code, escape, money, pnl, table
+from tradedeck.bot.formatting import code, escape, money, pnl, side_label, table
 from tradedeck.domain.orders import OrderStatus
 from tradedeck.domain.roles import Actor, Permission
+from tradedeck.exchanges.ccxt_live.models import MarketKind
 from tradedeck.services import Services
+from tradedeck.trading.portfolio import PositionView
 
 PAGE_SIZE = 8
 STARTED = time.monotonic()
@@ -52,11 +54,38 @@ def positions(services: Services, actor: Actor) -> Screen:
         return Screen("📭 No open positions.", keyboards.refresh("positions"))
     lines = ["📊 <b>Positions</b>"]
     for p in views:
+        if p.market_type is MarketKind.PERPETUAL:
+            lines.append(_perpetual_position(p))
+            continue
         lines.append(
             f"<b>{escape(p.symbol)}</b> {money(p.amount)} @ {money(p.average_entry)} "
             f"→ {money(p.last_price)}\n   unrealized {pnl(p.unrealized_pnl, 8, p.quote)}"
         )
     return Screen("\n".join(lines), keyboards.refresh("positions"))
+
+
+def _perpetual_position(p: PositionView) -> str:
+    """Short lines a phone does not wrap: which way and how leveraged first, then prices,
+    PnL, and how far the mark is from liquidation."""
+    terms = [f"{side_label(p.side.value)} {money(p.amount)}"]
+    if p.leverage is not None:
+        terms.append(f"{p.leverage}x")
+    if p.margin_mode is not None:
+        terms.append(escape(p.margin_mode))
+    mark, mark_name = (p.mark_price, "mark") if p.mark_price is not None else (p.last_price, "last")
+    if p.liquidation_price is None:
+        liquidation = "none reported"
+    else:
+        liquidation = money(p.liquidation_price)
+        if mark:
+            away = abs(p.liquidation_price - mark) / mark * 100
+            liquidation += f" ({away:.1f}% away)"
+    return (
+        f"<b>{escape(p.symbol)}</b> {' · '.join(terms)}\n"
+        f"   entry {money(p.average_entry)} → {mark_name} {money(mark)}\n"
+        f"   unrealized {pnl(p.unrealized_pnl, 8, p.quote)}\n"
+        f"   liquidation {liquidation}"
+    )
 
 
 async def orders(services: Services, actor: Actor, page: int = 0) -> Screen:
@@ -152,12 +181,21 @@ def markets(services: Services, actor: Actor) -> Screen:
     )
 
 
+def venue(services: Services) -> str:
+    """Where orders go, the first thing to know before trusting any other line."""
+    if services.live is None:
+        return "paper exchange"
+    settings = services.live.exchange.client.settings
+    testnet = " testnet" if settings.testnet else ""
+    return f"LIVE {settings.exchange}{testnet} {settings.market_type.value}"
+
+
 async def status(services: Services, actor: Actor) -> Screen:
     actor.require(Permission.READ)
     state = services.kill_switch.state  # kept fresh by the app every two seconds
     _, equity = services.portfolio.balances(actor)
     open_orders = len(services.orders.exchange.open_orders())
-    open_positions = sum(1 for p in services.orders.positions() if p.is_open)
+    open_positions = len(services.portfolio.positions(actor))  # perpetuals: the exchange's
     uptime = timedelta(seconds=int(time.monotonic() - STARTED))
     if state.active:
         since = state.changed_at.strftime("%Y-%m-%d %H:%M UTC") if state.changed_at else "?"
@@ -166,7 +204,7 @@ async def status(services: Services, actor: Actor) -> Screen:
         kill = "✅ off (trading allowed)"
     text = "\n".join(
         [
-            f"🖥 <b>tradedeck {__version__}</b> · paper exchange · up {uptime}",
+            f"🖥 <b>tradedeck {__version__}</b> · {escape(venue(services))} · up {uptime}",
             f"Kill switch: {kill}",
             f"Equity: {money(equity.total, 6)} {escape(equity.currency)}",
             f"Open orders: {open_orders} · open positions: {open_positions}",

@@ -42,6 +42,7 @@ from tradedeck.domain.orders import (
 from tradedeck.domain.positions import Position
 from tradedeck.domain.roles import Actor, Permission, Role
 from tradedeck.exchanges.base import ExchangeUpdate
+from tradedeck.exchanges.ccxt_live.models import MarketKind
 from tradedeck.exchanges.live import LiveExchange
 from tradedeck.exchanges.paper import PaperEngine
 from tradedeck.notify.events import Event, EventBus, EventType
@@ -586,11 +587,7 @@ class OrderManager:
         if base_price is not None:
             held = totals.get(market.base, ZERO)
             base_exposure = (held + request.amount) * base_price
-        position = self._positions.get(market.symbol)
-        open_positions = 0
-        for held_position in self._positions.values():
-            if held_position.is_open:
-                open_positions += 1
+        opens_position, open_positions = self._open_positions(market.symbol, request.side)
         return OrderCheck(
             symbol=market.symbol,
             side=request.side,
@@ -598,9 +595,27 @@ class OrderManager:
             notional=notional,
             equity=equity,
             base_exposure=base_exposure,
-            opens_position=position is None or not position.is_open,
+            opens_position=opens_position,
             open_positions=open_positions,
         )
+
+    def _open_positions(self, symbol: str, side: Side) -> tuple[bool, int]:
+        """Whether an order on ``symbol`` opens a position, and how many are open.
+
+        On perpetuals the exchange's positions count and either side opens one (a short
+        is a position too; the positions rebuilt from fills are spot-style, long only).
+        On spot only a buy can open one."""
+        live = self._live
+        if live is not None and live.kind is MarketKind.PERPETUAL:
+            held = live.position_map()
+            return symbol not in held, len(held)
+        position = self._positions.get(symbol)
+        open_positions = 0
+        for held_position in self._positions.values():
+            if held_position.is_open:
+                open_positions += 1
+        opens = side is Side.BUY and (position is None or not position.is_open)
+        return opens, open_positions
 
     async def _publish(self, update: ExchangeUpdate, placed_id: str | None = None) -> None:
         fills_by_order: dict[str, list[Fill]] = {}

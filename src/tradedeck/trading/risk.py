@@ -138,21 +138,19 @@ class RiskEngine:
                     f"order value {fmt(order.notional)} {self._currency} is above the "
                     f"{actor.role.value} limit of {fmt(cap)} {self._currency}",
                 )
-        if order.side is Side.BUY:
-            if order.opens_position and order.open_positions >= limits.max_positions:
+        if order.opens_position and order.open_positions >= limits.max_positions:
+            raise RiskRefused(
+                "max_positions",
+                f"{order.open_positions} positions are open; the limit is {limits.max_positions}",
+            )
+        if order.side is Side.BUY and order.base_exposure is not None and order.equity > 0:
+            share = order.base_exposure / order.equity * HUNDRED
+            if share > limits.max_exposure_pct:
                 raise RiskRefused(
-                    "max_positions",
-                    f"{order.open_positions} positions are open; the limit is "
-                    f"{limits.max_positions}",
+                    "max_exposure",
+                    f"{order.base} would be {share:.1f}% of equity; the limit is "
+                    f"{fmt(limits.max_exposure_pct)}%",
                 )
-            if order.base_exposure is not None and order.equity > 0:
-                share = order.base_exposure / order.equity * HUNDRED
-                if share > limits.max_exposure_pct:
-                    raise RiskRefused(
-                        "max_exposure",
-                        f"{order.base} would be {share:.1f}% of equity; the limit is "
-                        f"{fmt(limits.max_exposure_pct)}%",
-                    )
         if self._day_start is not None and self._day_start > 0:
             drawdown = (self._day_start - order.equity) / self._day_start * HUNDRED
             if drawdown >= limits.daily_drawdown_pct:

@@ -66,11 +66,13 @@ def live_settings(tmp_path: Path, database_url: str, url: str, **overrides: Any)
         exchange_api_key=API_KEY,
         exchange_api_secret=SECRET,
         exchange_api_url=url,
-        markets=["BTC/USDT"],
-        max_order_notional_admin="100000",
-        max_order_notional_trader="100000",
-        valuation_currency="USDT",
-        **overrides,
+        **{
+            "markets": ["BTC/USDT"],
+            "max_order_notional_admin": "100000",
+            "max_order_notional_trader": "100000",
+            "valuation_currency": "USDT",
+            **overrides,
+        },
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
@@ -65,6 +66,10 @@ def order(**changes: Any) -> OrderCheck:
     return OrderCheck(**values)
 
 
+def _fields(check: OrderCheck) -> dict[str, Any]:
+    return {f.name: getattr(check, f.name) for f in dataclasses.fields(check)}
+
+
 def refusal(risk: RiskEngine, actor: Actor, check: OrderCheck) -> str:
     with pytest.raises(RiskRefused) as info:
         risk.check(actor, check)
@@ -82,12 +87,15 @@ def test_notional_limit_depends_on_role() -> None:
     risk.check(ADMIN, order(notional=Decimal("0.6"), base_exposure=Decimal("0.4")))
 
 
-def test_exposure_and_positions_limit_buys_only() -> None:
+def test_exposure_limits_buys_and_the_position_limit_orders_that_open_one() -> None:
     risk = engine()
     assert refusal(risk, TRADER, order(base_exposure=Decimal("0.6"))) == "max_exposure"
     assert refusal(risk, TRADER, order(open_positions=2)) == "max_positions"
     risk.check(TRADER, order(open_positions=2, opens_position=False))  # adding to a position
-    risk.check(TRADER, order(side=Side.SELL, base_exposure=Decimal(1), open_positions=9))
+    spot_sell = order(side=Side.SELL, base_exposure=Decimal(1), open_positions=9)
+    risk.check(TRADER, order(**{**_fields(spot_sell), "opens_position": False}))
+    new_short = order(side=Side.SELL, open_positions=2)  # a perpetual short opens one
+    assert refusal(risk, TRADER, new_short) == "max_positions"
 
 
 def test_cooldown_is_per_user() -> None:
