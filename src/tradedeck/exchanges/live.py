@@ -76,6 +76,7 @@ class LiveExchange(BookReads):
         self._staged: list[ExchangeUpdate] | None = None
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._staged_positions: dict[str, FuturesPosition] | None = None
+        self._traded: tuple[str, ...] = ()
 
     @property
     def client(self) -> CcxtClient:
@@ -106,11 +107,18 @@ class LiveExchange(BookReads):
         self._fill_ids = set(fill_ids)
 
     async def prepare(self, symbols: Iterable[str]) -> None:
-        """Perpetuals: apply the configured margin mode and leverage to each traded market
-        before its first order (the exchange keeps them per symbol)."""
+        """Take the markets tradedeck trades (reconciliation reads their order history);
+        perpetuals: apply the configured margin mode and leverage to each before its first
+        order (the exchange keeps them per symbol)."""
+        self._traded = tuple(dict.fromkeys(symbols))
         if self.kind is MarketKind.PERPETUAL:
-            for symbol in symbols:
+            for symbol in self._traded:
                 await self._client.configure(symbol)
+
+    @property
+    def traded_markets(self) -> tuple[str, ...]:
+        """The markets given to ``prepare``, in their order."""
+        return self._traded
 
     async def refresh_markets(self) -> None:
         self._live_markets = dict(await self._client.load_markets(reload=bool(self._markets)))

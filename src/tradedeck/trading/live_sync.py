@@ -9,6 +9,10 @@ and positions, applies every difference through the order manager (stored, posit
 events sent) and tells the admins about the ones that matter. Nothing is resumed from
 cached state: after an outage the first thing done is a full read.
 
+It also searches each traded market's recent order history for orders of ours that filled
+while their database write failed (or the process died before it): those are missing from
+every other read once finished, and are rebuilt with their fills like any other difference.
+
 Bad keys stop trading: the exchange refusing our credentials trips the kill switch (which
 tells the admins) instead of failing every order one by one.
 """
@@ -17,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -26,16 +32,34 @@ from tradedeck.domain.errors import DomainError, Unavailable
 from tradedeck.domain.orders import Order, OrderRole, OrderStatus
 from tradedeck.domain.roles import Actor, Permission
 from tradedeck.exchanges.base import ExchangeUpdate
-from tradedeck.exchanges.ccxt_live.models import RemoteOrder
+from tradedeck.exchanges.ccxt_live.models import RemoteOrder, RemoteTrade
 from tradedeck.exchanges.live import LiveExchange
 from tradedeck.notify.events import Event, EventBus, EventType
 from tradedeck.trading.order_manager import EXCHANGE_AUTH_FAILED, OrderManager
-from tradedeck.trading.reconcile import Reconciliation, needs_lookup, reconcile, summary
+from tradedeck.trading.reconcile import (
+    HistoryWindow,
+    Reconciliation,
+    needs_lookup,
+    reconcile,
+    summary,
+    unrecorded,
+)
+from tradedeck.trading.reconcile.history import HISTORY_PAGE, created
 from tradedeck.trading.reconcile.model import Difference, DifferenceKind
 
 log = structlog.get_logger(__name__)
 
 Halt = Callable[[str], Awaitable[None]]
+Stored = Callable[[str], Awaitable[Order | None]]
+
+
+@dataclass(slots=True)
+class _HistoryRead:
+    """What one reconciliation found in the order histories, kept only once it is stored."""
+
+    now: datetime
+    finished: list[RemoteOrder] = field(default_factory=list)
+    read_until: dict[str, datetime] = field(default_factory=dict)
 
 
 class LiveSync:
@@ -49,8 +73,10 @@ class LiveSync:
         poll_seconds: float = 2.0,
         reconcile_seconds: float = 300.0,
         markets_refresh_seconds: float = 86_400.0,
-        stored: Callable[[str], Awaitable[Order | None]] | None = None,
+        stored: Stored | None = None,
         stream: Callable[[], AsyncIterator[RemoteOrder]] | None = None,
+        markets: Callable[[], Iterable[str]] | None = None,
+        history: HistoryWindow | None = None,
     ) -> None:
         self._orders = orders
         self._live = live
@@ -63,6 +89,14 @@ class LiveSync:
         self._stored = stored  # an order as the database holds it, by id
         self._stream = stream  # the exchange's order updates, where ccxt has them
         self._listener: asyncio.Task[None] | None = None
+        # The markets whose order history is searched (default: those given to
+        # ``LiveExchange.prepare``), how far back, where each market's reads got to, and the
+        # finished orders of ours known to be stored (by their last update, to forget them
+        # once they are out of reach), so the database is asked about each one once.
+        self._markets = markets
+        self._window = history or HistoryWindow()
+        self._read_until: dict[str, datetime] = {}
+        self._recorded: dict[str, datetime] = {}
         self.last: Reconciliation | None = None
         self.last_at: datetime | None = None
 
@@ -84,19 +118,26 @@ class LiveSync:
                     await task
         self._task = self._listener = None
 
-    async def reconcile(self, *, reason: str = "scheduled") -> Reconciliation | None:
+    async def reconcile(
+        self, *, reason: str = "scheduled", history: bool = True
+    ) -> Reconciliation | None:
         """Re-read everything and apply the differences; None when the exchange could not
-        be read (the caller tries again later)."""
-        found: list[Reconciliation] = []
+        be read (the caller tries again later). ``history`` off skips the search of the
+        order histories (see ``reconcile.history``): the reconciliations an order update
+        sets off need only the orders we follow, and the history reads are rate-limited."""
+        found: list[tuple[Reconciliation, _HistoryRead | None]] = []
 
         async def compute(now: datetime) -> ExchangeUpdate:
-            result = await self._compare(now)
-            found.append(result)
+            read = await self._read_history(now) if history else None
+            result = await self._compare(now, read)
+            found.append((result, read))
             return result.update
 
         if not await self._guarded(compute):
             return None
-        result = found[-1]
+        result, read = found[-1]
+        if read is not None:
+            self._remember(read, result)
         self.last = result
         self.last_at = datetime.now(UTC)
         for difference in result.differences:
@@ -145,7 +186,7 @@ class LiveSync:
                 changed = True
                 break
         if changed:
-            await self.reconcile(reason="order update")
+            await self.reconcile(reason="order update", history=False)
         return changed
 
     # -- internals ------------------------------------------------------------------------
@@ -158,13 +199,13 @@ class LiveSync:
                 local = self._live.get_order(remote.client_order_id or "")
                 if local is None or (local.status, local.filled) == (remote.status, remote.filled):
                     continue  # not ours to follow (reconciliation adopts), or nothing new
-                await self.reconcile(reason="order update")
+                await self.reconcile(reason="order update", history=False)
         except DomainError as error:
             await self._failed(error)
         except Exception:
             log.exception("order_stream_failed")  # polling carries on alone
 
-    async def _compare(self, now: datetime) -> Reconciliation:
+    async def _compare(self, now: datetime, read: _HistoryRead | None) -> Reconciliation:
         live = self._live
         client = live.client
         snapshot = await client.snapshot()
@@ -181,6 +222,7 @@ class LiveSync:
             live.position_map(),
             known_fill_ids=live.known_fill_ids(),
             now=now,
+            finished=read.finished if read is not None else (),
         )
         await self._keep_finished(result)
         for order in list(result.update.orders):  # an entry that filled while resting
@@ -188,6 +230,73 @@ class LiveSync:
                 result.update.orders.extend(await live.protect(order, now))
         live.stage(result.update, snapshot.positions)
         return result
+
+    async def _read_history(self, now: datetime) -> _HistoryRead | None:
+        """The finished orders of ours, filled, that the database lacks, from one history
+        page per traded market (plus, for a market where one is found, one read of its
+        trades for their prices and fees). None when it cannot be done now: without
+        ``stored`` nothing tells a recorded order from a lost one, and an exchange that
+        cannot be read is searched at the next reconciliation, from where the last read
+        ended, while the rest of this one goes ahead."""
+        if self._stored is None:
+            return None
+        read = _HistoryRead(now)
+        skip = {o.id for o in self._live.open_orders()} | set(self._recorded)
+        try:
+            for symbol in self._traded():
+                since = self._window.since(now, self._read_until.get(symbol))
+                page = await self._live.client.fetch_order_history(symbol, since, HISTORY_PAGE)
+                read.read_until[symbol] = self._window.read_until(now, page, HISTORY_PAGE)
+                lost = await self._not_stored(unrecorded(page, skip))
+                if lost:
+                    read.finished.extend(await self._with_trades(symbol, lost))
+        except Unavailable as down:
+            log.warning("order_history_unavailable", detail=down.detail)
+            return None
+        return read
+
+    def _traded(self) -> list[str]:
+        """The markets to search: those we trade, and any we hold an order or a position in."""
+        live = self._live
+        wanted = [*(self._markets() if self._markets else live.traded_markets)]
+        wanted += [o.symbol for o in live.open_orders()]
+        wanted += [p.symbol for p in self._orders.positions() if p.amount]
+        wanted += list(live.position_map())
+        known = live.client.markets
+        return [symbol for symbol in dict.fromkeys(wanted) if symbol in known]
+
+    async def _not_stored(self, candidates: list[RemoteOrder]) -> list[RemoteOrder]:
+        assert self._stored is not None  # checked by the caller
+        lost = []
+        for remote in candidates:
+            client_id = remote.client_order_id or ""
+            if await self._stored(client_id) is None:
+                lost.append(remote)
+            else:  # the order manager wrote it: never ask again
+                self._recorded[client_id] = remote.updated_at
+        return lost
+
+    async def _with_trades(self, symbol: str, orders: list[RemoteOrder]) -> list[RemoteOrder]:
+        """``orders`` with their executions (the history gives amounts and averages, the
+        trades give each fill's price, fee and time)."""
+        since = min(created(o) for o in orders)
+        trades: dict[str, list[RemoteTrade]] = {}
+        for trade in await self._live.client.fetch_trade_history(symbol, since):
+            trades.setdefault(trade.exchange_order_id, []).append(trade)
+        return [
+            dataclasses.replace(o, trades=(*o.trades, *trades.get(o.exchange_order_id, ())))
+            for o in orders
+        ]
+
+    def _remember(self, read: _HistoryRead, result: Reconciliation) -> None:
+        """The reads of a stored reconciliation: the next one reads on from there, and the
+        orders it finished are recorded now."""
+        self._read_until.update(read.read_until)
+        for order in result.update.orders:
+            if order.status.is_terminal:
+                self._recorded[order.id] = order.updated_at
+        horizon = read.now - self._window.lookback - self._window.overlap
+        self._recorded = {i: at for i, at in self._recorded.items() if at >= horizon}
 
     async def _keep_finished(self, result: Reconciliation) -> None:
         """An open exchange order "adopted" under the id of an order we stored as finished

@@ -68,6 +68,8 @@ T = TypeVar("T")
 Raw = dict[str, Any]
 
 OCO_ENDPOINT = "privatePostOrderListOco"  # ccxt's implicit method for binance's orderList/oco
+HISTORY_PAGE = 500  # orders per history read (binance answers 500 unless asked, 1000 at most)
+TRADES_PAGE = 1000  # trades per read (binance's most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,6 +504,38 @@ class CcxtClient:
         )
         trades = [convert.remote_trade(t, market.market.symbol) for t in answer.value]
         return [t for t in trades if since is None or t.timestamp >= since]
+
+    async def fetch_order_history(
+        self, symbol: str, since: datetime, limit: int = HISTORY_PAGE
+    ) -> list[RemoteOrder]:
+        """Orders of every status created on ``symbol`` from ``since`` on, oldest first, at
+        most ``limit`` (one request): where reconciliation finds finished orders of ours
+        that were never recorded. Read fresh: a cached page would let the look-back move
+        past orders it never showed. Empty where the exchange keeps no order history."""
+        market = self.market(symbol)
+        since_ms = convert.ms_from_utc(since)
+        if self.exchange.has.get("fetchOrders"):
+            fetch = self.exchange.fetch_orders
+        elif self.exchange.has.get("fetchClosedOrders"):
+            fetch = self.exchange.fetch_closed_orders
+        else:
+            return []
+        raws: list[Raw] = await self._fresh(lambda: fetch(market.exchange_symbol, since_ms, limit))
+        orders = [self._order(raw) for raw in raws]
+        return sorted(orders, key=lambda o: (o.created_at or o.updated_at, o.exchange_order_id))
+
+    async def fetch_trade_history(
+        self, symbol: str, since: datetime, limit: int = TRADES_PAGE
+    ) -> list[RemoteTrade]:
+        """Our executions on ``symbol`` from ``since`` on (one request, read fresh): the
+        prices and fees of orders rebuilt from the order history."""
+        market = self.market(symbol)
+        since_ms = convert.ms_from_utc(since)
+        raws: list[Raw] = await self._fresh(
+            lambda: self.exchange.fetch_my_trades(market.exchange_symbol, since_ms, limit)
+        )
+        trades = [convert.remote_trade(t, market.market.symbol) for t in raws]
+        return [t for t in trades if t.timestamp >= since]
 
     async def fetch_balances(self) -> dict[str, tuple[Decimal, Decimal]]:
         """(free, used) per asset; assets holding nothing are left out."""

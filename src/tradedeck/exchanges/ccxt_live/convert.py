@@ -187,6 +187,7 @@ def remote_order(raw: Mapping[str, Any], symbol: str, now: datetime) -> RemoteOr
         reduce_only=bool(raw.get("reduceOnly")),
         trades=trades,
         take_profit=take_profit,
+        created_at=created,
     )
 
 

@@ -106,6 +106,9 @@ class RemoteOrder:
     # A trigger order that fires as the price moves in the position's favour (the
     # exchange's TAKE_PROFIT kinds); ``type`` is still STOP_MARKET or STOP_LIMIT.
     take_profit: bool = False
+    # When the exchange accepted it (None where the exchange does not say): an order
+    # rebuilt from the exchange's history is dated by it.
+    created_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:

@@ -1,9 +1,10 @@
 """The Binance USDⓈ-M futures REST routes (``/fapi``): requests in, the engine, JSON out.
 
 These are the endpoints the installed ccxt (``binanceusdm``, or ``binance`` with a linear
-default type) calls: market data, orders and the algo order API for conditional orders,
-trades, leverage and margin type, leverage brackets and symbol config, position risk (v3 by
-default, v2 with ``useV2``) and the account (v3, v2). One-way position mode only.
+default type) calls: market data, orders and their history, the algo order API for
+conditional orders, trades, leverage and margin type, leverage brackets and symbol config,
+position risk (v3 by default, v2 with ``useV2``) and the account (v3, v2). One-way
+position mode only.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tradedeck.exchanges.emulator.errors import (
 from tradedeck.exchanges.emulator.faults import Faults
 from tradedeck.exchanges.emulator.futures_engine import FuturesEngine
 from tradedeck.exchanges.emulator.futures_models import FuturesMarket
+from tradedeck.exchanges.emulator.history import all_orders
 from tradedeck.exchanges.emulator.routing import (
     Wrap,
     decimal,
@@ -39,6 +41,7 @@ RATE_LIMITS = [
     {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
     {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
 ]
+FUTURES_HISTORY_HOURS = 7 * 24  # allOrders: the widest startTime..endTime window
 DONE = {"code": 200, "msg": "The operation of cancel all open order is done."}
 
 
@@ -63,6 +66,7 @@ class FuturesApi:
             Route("/fapi/v1/klines", public(self._klines)),
             Route("/fapi/v1/order", signed(self._order), methods=every),
             Route("/fapi/v1/openOrders", signed(self._open_orders)),
+            Route("/fapi/v1/allOrders", signed(self._all_orders)),
             Route("/fapi/v1/allOpenOrders", signed(self._cancel_all), methods=["DELETE"]),
             Route("/fapi/v1/algoOrder", signed(self._algo_order), methods=every),
             Route("/fapi/v1/openAlgoOrders", signed(self._open_algo_orders)),
@@ -174,6 +178,12 @@ class FuturesApi:
             fw.order(o, self.engine.markets[o.symbol], queried=True)
             for o in self.engine.open_orders(params.get("symbol"))
         ]
+
+    async def _all_orders(self, request: Request, params: dict[str, str]) -> Any:
+        market = self.engine.market(required(params, "symbol"))
+        of_symbol = (o for o in self.engine.orders.values() if o.symbol == market.symbol)
+        chosen = all_orders(of_symbol, params, max_window_hours=FUTURES_HISTORY_HOURS)
+        return [fw.order(o, market, queried=True) for o in chosen]
 
     async def _cancel_all(self, request: Request, params: dict[str, str]) -> Any:
         self.engine.cancel_all(self.engine.market(required(params, "symbol")).symbol)

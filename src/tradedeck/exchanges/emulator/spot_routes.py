@@ -1,8 +1,9 @@
 """The Binance spot REST routes (``/api/v3``): requests in, the spot engine, JSON out.
 
-Every endpoint ccxt's binance class calls for spot trading is here, including the two OCO
-entry points (``orderList/oco`` with above/below legs, and the legacy ``order/oco`` with
-price/stopPrice/stopLimitPrice) and the order-list queries and cancel.
+Every endpoint ccxt's binance class calls for spot trading is here, the order history
+(``allOrders``) included, and the two OCO entry points (``orderList/oco`` with above/below
+legs, and the legacy ``order/oco`` with price/stopPrice/stopLimitPrice) and the order-list
+queries and cancel.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tradedeck.exchanges.emulator import spot_wire
 from tradedeck.exchanges.emulator.engine import SpotEngine
 from tradedeck.exchanges.emulator.errors import BinanceError, fmt8, order_does_not_exist
 from tradedeck.exchanges.emulator.faults import Faults
+from tradedeck.exchanges.emulator.history import all_orders
 from tradedeck.exchanges.emulator.routing import (
     Wrap,
     decimal,
@@ -29,6 +31,7 @@ from tradedeck.exchanges.emulator.spot_models import EmulatorMarket, OcoLeg
 from tradedeck.exchanges.emulator.spot_oco import place_oco
 from tradedeck.exchanges.emulator.wire import Print, kline_rows, selected_symbols, ticker_24h
 
+SPOT_HISTORY_HOURS = 24  # allOrders: the widest startTime..endTime window
 RATE_LIMITS = [
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
     {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
@@ -55,6 +58,7 @@ class SpotApi:
             Route("/api/v3/account", signed(self._account)),
             Route("/api/v3/order", signed(self._order), methods=["GET", "POST", "DELETE"]),
             Route("/api/v3/openOrders", signed(self._open_orders), methods=["GET", "DELETE"]),
+            Route("/api/v3/allOrders", signed(self._all_orders)),
             Route("/api/v3/myTrades", signed(self._my_trades)),
             Route("/api/v3/orderList/oco", signed(self._oco), methods=["POST"]),
             Route("/api/v3/order/oco", signed(self._legacy_oco), methods=["POST"]),
@@ -171,6 +175,12 @@ class SpotApi:
             canceled = self.engine.cancel_all(required(params, "symbol"))
             return [spot_wire.cancel_result(o) for o in canceled]
         return [spot_wire.order_status(o) for o in self.engine.open_orders(params.get("symbol"))]
+
+    async def _all_orders(self, request: Request, params: dict[str, str]) -> Any:
+        symbol = self.engine.market(required(params, "symbol")).symbol
+        of_symbol = (o for o in self.engine.orders.values() if o.symbol == symbol)
+        chosen = all_orders(of_symbol, params, max_window_hours=SPOT_HISTORY_HOURS)
+        return [spot_wire.order_status(o) for o in chosen]
 
     async def _my_trades(self, request: Request, params: dict[str, str]) -> Any:
         symbol = required(params, "symbol")

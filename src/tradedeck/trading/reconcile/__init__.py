@@ -1,9 +1,10 @@
 """Reconciliation: what tradedeck believes against what the exchange says, the exchange winning.
 
 Run on start, after a reconnect and every few minutes. Pure: the caller reads the exchange
-(an ``AccountSnapshot`` plus the final state of every order that left the open list) and
-persists ``Reconciliation.update`` through the order manager like any other exchange
-update; nothing here talks to the exchange, the database or the clock.
+(an ``AccountSnapshot``, the final state of every order that left the open list, and the
+finished orders of its recent history the database may lack) and persists
+``Reconciliation.update`` through the order manager like any other exchange update;
+nothing here talks to the exchange, the database or the clock.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tradedeck.domain.balances import Balance
 from tradedeck.domain.orders import Order
 from tradedeck.exchanges.ccxt_live.models import AccountSnapshot, FuturesPosition, RemoteOrder
 from tradedeck.trading.reconcile.account import DEFAULT_DUST, compare_balances, compare_positions
+from tradedeck.trading.reconcile.history import HistoryWindow, unrecorded
 from tradedeck.trading.reconcile.model import Difference, DifferenceKind, Reconciliation, fill_id
 from tradedeck.trading.reconcile.orders import (
     Correction,
@@ -25,6 +27,8 @@ from tradedeck.trading.reconcile.orders import (
     foreign,
     looks_like_ours,
     missing,
+    recover,
+    twice,
 )
 from tradedeck.trading.reconcile.report import summary
 
@@ -32,12 +36,14 @@ __all__ = [
     "DEFAULT_DUST",
     "Difference",
     "DifferenceKind",
+    "HistoryWindow",
     "Reconciliation",
     "fill_id",
     "looks_like_ours",
     "needs_lookup",
     "reconcile",
     "summary",
+    "unrecorded",
 ]
 
 _NO_POSITIONS: Mapping[str, FuturesPosition] = MappingProxyType({})
@@ -61,6 +67,7 @@ def reconcile(
     now: datetime,
     dust: Mapping[str, Decimal] | Decimal = DEFAULT_DUST,
     is_ours: Callable[[str], bool] = looks_like_ours,
+    finished: Sequence[RemoteOrder] = (),
 ) -> Reconciliation:
     """Compare and correct; the inputs are left untouched.
 
@@ -69,6 +76,10 @@ def reconcile(
     no entry there was not looked up and is left as it is. Orders in ``local_open`` that are
     already finished are not open and are ignored. ``now`` dates the cancellation of orders
     the exchange does not know; every other change carries the exchange's own time.
+
+    ``finished`` are orders from the exchange's recent history, with their trades, that the
+    database does not have (``unrecorded`` picks the candidates, the caller drops those the
+    database holds): each filled one of ours that neither side lists as open is rebuilt.
     """
     result = Reconciliation()
     listed = {o.client_order_id: o for o in snapshot.open_orders if o.client_order_id}
@@ -95,6 +106,19 @@ def reconcile(
                 result.adopted.append(correction.order)
         else:
             result.differences.append(foreign(remote))
+    rebuilt: set[str] = set()
+    for remote in unrecorded(finished, ours | set(listed), is_ours):
+        client_id = remote.client_order_id or ""
+        if any(fill_id(t.exchange_order_id, t.trade_id) in known_fill_ids for t in remote.trades):
+            continue  # its fills are stored, so it is too
+        if client_id in rebuilt:
+            result.differences.append(twice(remote))
+            continue
+        rebuilt.add(client_id)
+        correction = recover(client_id, remote, known_fill_ids)
+        _take(result, correction)
+        if correction.order is not None:
+            result.recovered.append(correction.order)
     balances, balance_differences = compare_balances(snapshot.balances, local_balances, dust)
     result.update.balances.extend(balances)
     result.differences.extend(balance_differences)

@@ -21,6 +21,8 @@ class DifferenceKind(StrEnum):
     ORDER_REJECTED = "order_rejected"
     ORDER_EXPIRED = "order_expired"
     ORDER_UNKNOWN_LOCALLY = "order_unknown_locally"
+    # Finished on the exchange, filled, never recorded here: rebuilt from the order history.
+    ORDER_RECOVERED = "order_recovered"
     ORDER_MISSING_REMOTELY = "order_missing_remotely"
     # The exchange's state cannot be applied by the rules (fills are never taken back, a
     # finished order never reopens): a human has to look.
@@ -58,6 +60,9 @@ class Reconciliation:
     # Open exchange orders carrying a client id we issued that were never recorded here,
     # rebuilt as orders (they are in ``update.orders`` too, so persisting adds them).
     adopted: list[Order] = field(default_factory=list)
+    # Finished exchange orders of ours the database missed (their write failed), rebuilt
+    # with their fills from the order history; in ``update.orders`` too.
+    recovered: list[Order] = field(default_factory=list)
 
     @property
     def matters(self) -> bool:

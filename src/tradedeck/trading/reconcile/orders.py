@@ -1,4 +1,5 @@
-"""Bringing one order up to the exchange's state, and rebuilding orders we never recorded.
+"""Bringing one order up to the exchange's state, and rebuilding orders we never recorded
+(still open on the exchange, or already finished there).
 
 Fills the exchange reports but we never stored are recorded on a copy of the order with
 the domain's own ``record_fill`` and ``transition``, so a corrected order obeys the same
@@ -37,6 +38,7 @@ _KINDS = {
     OrderStatus.EXPIRED: DifferenceKind.ORDER_EXPIRED,
 }
 MISSING_REASON = "not found on the exchange"
+RECOVERED = "recovered a filled order the database missed:"
 ADOPTED_SOURCE = "reconcile"
 
 
@@ -86,15 +88,31 @@ def missing(local: Order, now: datetime) -> Correction:
 def adopt(client_order_id: str, remote: RemoteOrder, known_fill_ids: Set[str]) -> Correction:
     """Rebuild an open exchange order we issued but never recorded (lost in a crash or a
     timeout), with its fills, as if the order manager had followed it all along."""
+    order, fills, conflicts = rebuild(client_order_id, remote, known_fill_ids)
+    detail = f"{describe_order(client_order_id, remote)} is open on the exchange but was not"
+    detail += f" recorded here; adopted as {order.status.value}"
+    found = Difference(DifferenceKind.ORDER_UNKNOWN_LOCALLY, client_order_id, detail, True)
+    return Correction(order, fills, [found, *conflicts])
+
+
+def rebuild(
+    client_order_id: str, remote: RemoteOrder, known_fill_ids: Set[str]
+) -> tuple[Order, list[Fill], list[Difference]]:
+    """Our order ``client_order_id`` as the exchange's ``remote`` shows it, built from
+    nothing: its role from the id (a protective leg's suffix), its fills and its status
+    reached through the lifecycle rules; what they forbid comes back as conflicts."""
     suffix = client_order_id[-3:]
     role = _LEG_ROLES.get(suffix, OrderRole.ENTRY)
+    created = remote.created_at or min(
+        (t.timestamp for t in remote.trades), default=remote.updated_at
+    )
     order = Order(
         id=client_order_id,
         symbol=remote.symbol,
         side=remote.side,
         type=remote.type,
         amount=remote.amount,
-        created_at=remote.updated_at,
+        created_at=min(created, remote.updated_at),
         updated_at=remote.updated_at,
         price=remote.price,
         stop_price=remote.stop_price,
@@ -104,10 +122,32 @@ def adopt(client_order_id: str, remote: RemoteOrder, known_fill_ids: Set[str]) -
         source=ADOPTED_SOURCE,
     )
     fills, conflicts = _follow(order, remote, known_fill_ids)
-    detail = f"{describe_order(client_order_id, remote)} is open on the exchange but was not"
-    detail += f" recorded here; adopted as {order.status.value}"
-    found = Difference(DifferenceKind.ORDER_UNKNOWN_LOCALLY, client_order_id, detail, True)
+    return order, fills, conflicts
+
+
+def recover(client_order_id: str, remote: RemoteOrder, known_fill_ids: Set[str]) -> Correction:
+    """Rebuild a finished exchange order we issued but never recorded (the write after
+    the send failed, or the process died before it), with its fills, in its final state.
+
+    Should the rules not let the rebuilt order reach that state (a fill without a price),
+    nothing is recorded and a human is told: a half-built order would misstate the books.
+    """
+    order, fills, conflicts = rebuild(client_order_id, remote, known_fill_ids)
+    if not order.status.is_terminal:
+        problem = f"is {remote.status.value} on the exchange but was never recorded here and"
+        problem += " cannot be rebuilt so; check it by hand"
+        return Correction(differences=conflicts or [_conflict(order, problem)])
+    detail = f"{RECOVERED} {_changed(order, order, fills).detail}"
+    found = Difference(DifferenceKind.ORDER_RECOVERED, client_order_id, detail, True)
     return Correction(order, fills, [found, *conflicts])
+
+
+def twice(remote: RemoteOrder) -> Difference:
+    """A client id of ours on a second finished exchange order: only one can be ours."""
+    subject = remote.client_order_id or remote.exchange_order_id
+    detail = f"{describe_order(subject, remote)} shows on the exchange a second time"
+    detail += f" (exchange order {remote.exchange_order_id}); not recorded, check it by hand"
+    return Difference(DifferenceKind.ORDER_CONFLICT, subject, detail, True)
 
 
 def foreign(remote: RemoteOrder) -> Difference:
