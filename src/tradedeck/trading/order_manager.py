@@ -42,6 +42,7 @@ from tradedeck.domain.orders import (
 from tradedeck.domain.positions import Position
 from tradedeck.domain.roles import Actor, Permission, Role
 from tradedeck.exchanges.base import ExchangeUpdate
+from tradedeck.exchanges.ccxt_live import send_gate
 from tradedeck.exchanges.ccxt_live.models import MarketKind
 from tradedeck.exchanges.live import LiveExchange
 from tradedeck.exchanges.paper import PaperEngine
@@ -277,7 +278,8 @@ class OrderManager:
             async def submit_all() -> ExchangeUpdate:
                 # A live order cannot be undone once sent, so the stored kill switch (the
                 # watchdog's) is read before anything leaves, not only by the write after;
-                # the read runs while the first order is checked and built.
+                # the read runs while the first order is checked and ccxt builds and signs
+                # its request, which waits for the read at the door (``send_gate``).
                 gate = (
                     asyncio.ensure_future(self._repo.check_kill_switch_off())
                     if self._live is not None
@@ -354,9 +356,8 @@ class OrderManager:
         if self._live is None:
             return self._submit_one(actor, market, request, now, seen)
         order = self._new_order(actor, market, request, now, seen)
-        if gate is not None:
-            await gate  # raises kill_switch_active for every order of the batch
-        return order, self._apply_fills(await self._live.submit(order, now))
+        with send_gate.held_by(gate):  # the request waits for the read, ccxt's work does not
+            return order, self._apply_fills(await self._live.submit(order, now))
 
     def match_sync(self, candles: Sequence[Candle]) -> ExchangeUpdate:
         """The synchronous core of :meth:`on_candles` (match, move positions), for the

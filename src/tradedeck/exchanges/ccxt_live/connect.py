@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from tradedeck.domain.errors import InvalidInput
+from tradedeck.exchanges.ccxt_live import send_gate
 from tradedeck.exchanges.ccxt_live.models import MarketKind
 from tradedeck.exchanges.ccxt_live.settings import LiveSettings
 
@@ -86,6 +87,7 @@ def build_exchange(settings: LiveSettings, *, streaming: bool = False) -> Any:
     if settings.api_url is not None:
         _aim(exchange, settings, settings.api_url)
     credit_idle_time(exchange)
+    send_gate.install(exchange)
     return exchange
 
 
