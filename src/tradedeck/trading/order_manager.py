@@ -118,7 +118,11 @@ class OrderManager:
         self._risk = risk
         self._valuator = valuator
         self._metrics = metrics
+        # On perpetuals a position nets long and short (a sell can open one); on spot not.
+        self._shortable = self._live is not None and self._live.kind is MarketKind.PERPETUAL
         self._positions: dict[str, Position] = {p.symbol: p for p in positions}
+        for position in self._positions.values():
+            position.shortable = self._shortable
         self._clock = clock
         self._new_id = new_id
         self._lock = asyncio.Lock()
@@ -537,7 +541,7 @@ class OrderManager:
         for i, fill in enumerate(update.fills):
             position = positions.get(fill.symbol)
             if position is None:
-                position = positions[fill.symbol] = Position(fill.symbol)
+                position = positions[fill.symbol] = Position(fill.symbol, shortable=self._shortable)
             realized = position.apply_fill(
                 fill.side, fill.amount, fill.price, fill.fee, fill.timestamp
             )

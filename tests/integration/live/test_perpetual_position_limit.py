@@ -55,5 +55,11 @@ async def test_an_open_short_uses_up_the_last_position_slot(
             ADMIN, OrderRequest("BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.01"))
         )
         assert closed.status is OrderStatus.FILLED
+        # Our own books net the short too: flat after the close, no ghost long, and the
+        # round trip at one price realized exactly its fees.
+        position = services.orders.position("BTC/USDT")
+        assert position is not None and position.amount == 0 and not position.is_open
+        fees = sum(f.fee for f in await services.repository.list_fills(symbol="BTC/USDT"))
+        assert position.realized_pnl == -fees
     finally:
         await services.stop()
