@@ -68,7 +68,6 @@ T = TypeVar("T")
 Raw = dict[str, Any]
 
 OCO_ENDPOINT = "privatePostOrderListOco"  # ccxt's implicit method for binance's orderList/oco
-HISTORY_PAGE = 500  # orders per history read (binance answers 500 unless asked, 1000 at most)
 TRADES_PAGE = 1000  # trades per read (binance's most)
 
 
@@ -506,7 +505,7 @@ class CcxtClient:
         return [t for t in trades if since is None or t.timestamp >= since]
 
     async def fetch_order_history(
-        self, symbol: str, since: datetime, limit: int = HISTORY_PAGE
+        self, symbol: str, since: datetime, limit: int
     ) -> list[RemoteOrder]:
         """Orders of every status created on ``symbol`` from ``since`` on, oldest first, at
         most ``limit`` (one request): where reconciliation finds finished orders of ours
