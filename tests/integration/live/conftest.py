@@ -76,6 +76,17 @@ def live_settings(tmp_path: Path, database_url: str, url: str, **overrides: Any)
     )
 
 
+def perpetual_settings(
+    emu: BinanceEmulator, served: Served, tmp_path: Path, database_url: str, **overrides: Any
+) -> Any:
+    """Live settings for USDT-margined perpetuals, with margin in the emulator's futures
+    wallet to trade them."""
+    emu.deposit_futures("10000")
+    return live_settings(
+        tmp_path, database_url, served.url, exchange_market_type="perpetual", **overrides
+    )
+
+
 @pytest.fixture
 async def emulator() -> AsyncIterator[tuple[BinanceEmulator, Served]]:
     emu = BinanceEmulator()
@@ -102,5 +113,21 @@ async def live(
     )
     try:
         yield Live(emu, served, services, tmp_path, database_url)
+    finally:
+        await services.stop()
+
+
+@pytest.fixture
+async def perpetual(
+    emulator: tuple[BinanceEmulator, Served], tmp_path: Path, database_url: str
+) -> AsyncIterator[tuple[BinanceEmulator, Services]]:
+    """The core on perpetuals at 5x isolated, as `tradedeck run` would start it."""
+    emu, served = emulator
+    settings = perpetual_settings(
+        emu, served, tmp_path, database_url, exchange_leverage=5, exchange_margin_mode="isolated"
+    )
+    services = await start_services(settings, start_feed=False)
+    try:
+        yield emu, services
     finally:
         await services.stop()

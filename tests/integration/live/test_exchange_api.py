@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import Served, make_settings, serve
-from tests.integration.live.conftest import live_settings
+from tests.integration.live.conftest import perpetual_settings
 from tradedeck.exchanges.emulator import BinanceEmulator
 
 
@@ -15,10 +15,7 @@ async def test_a_live_exchange_shows_its_state_and_positions(
     emulator: tuple[BinanceEmulator, Served], tmp_path: Path, database_url: str
 ) -> None:
     emu, served = emulator
-    emu.deposit_futures("10000")
-    settings = live_settings(
-        tmp_path, database_url, served.url, exchange_market_type="perpetual", exchange_leverage=3
-    )
+    settings = perpetual_settings(emu, served, tmp_path, database_url, exchange_leverage=3)
     app = await serve(settings)
     try:
         admin = await app.token("root", "admin")

@@ -4,41 +4,15 @@ liquidation price, then closed reduce-only."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
-
-from tests.conftest import ADMIN, Served
-from tests.integration.live.conftest import live_settings
+from tests.conftest import ADMIN
 from tradedeck.domain.orders import OrderStatus, OrderType, Side
 from tradedeck.exchanges.emulator import BinanceEmulator
-from tradedeck.services import Services, start_services
+from tradedeck.services import Services
 from tradedeck.trading.requests import OrderRequest
 
 SYMBOL = "BTC/USDT"
-
-
-@pytest.fixture
-async def perpetual(
-    emulator: tuple[BinanceEmulator, Served], tmp_path: Path, database_url: str
-) -> AsyncIterator[tuple[BinanceEmulator, Services]]:
-    emu, served = emulator
-    emu.deposit_futures("10000")
-    settings = live_settings(
-        tmp_path,
-        database_url,
-        served.url,
-        exchange_market_type="perpetual",
-        exchange_leverage=5,
-        exchange_margin_mode="isolated",
-    )
-    services = await start_services(settings, start_feed=False)
-    try:
-        yield emu, services
-    finally:
-        await services.stop()
 
 
 def market(side: Side, amount: str) -> OrderRequest:

@@ -3,13 +3,11 @@ finds it in the exchange's order history and records it, fills, position and all
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN, Served
+from tests.conftest import ADMIN
 from tests.integration.live.conftest import Live, live_settings
 from tradedeck.domain.orders import OrderRole, OrderStatus, OrderType, Side
 from tradedeck.exchanges.emulator import BinanceEmulator
@@ -161,20 +159,6 @@ async def test_an_order_lost_as_the_process_died_is_recovered_on_start_with_its_
     assert len(await live.services.repository.list_fills()) == 1
     position = live.services.orders.position(SYMBOL)
     assert position is not None and position.amount == Decimal("0.1")
-
-
-@pytest.fixture
-async def perpetual(
-    emulator: tuple[BinanceEmulator, Served], tmp_path: Path, database_url: str
-) -> AsyncIterator[tuple[BinanceEmulator, Services]]:
-    emu, served = emulator
-    emu.deposit_futures("10000")
-    settings = live_settings(tmp_path, database_url, served.url, exchange_market_type="perpetual")
-    services = await start_services(settings, start_feed=False)
-    try:
-        yield emu, services
-    finally:
-        await services.stop()
 
 
 async def test_a_perpetual_order_whose_write_failed_is_recovered_with_its_position(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ADMIN, Served
-from tests.integration.live.conftest import live_settings
+from tests.integration.live.conftest import perpetual_settings
 from tradedeck.domain.errors import RiskRefused
 from tradedeck.domain.orders import OrderStatus, OrderType, Side
 from tradedeck.exchanges.emulator import BinanceEmulator
@@ -21,13 +21,12 @@ async def test_an_open_short_uses_up_the_last_position_slot(
     emulator: tuple[BinanceEmulator, Served], tmp_path: Path, database_url: str
 ) -> None:
     emu, served = emulator
-    emu.deposit_futures("10000")
-    settings = live_settings(
+    settings = perpetual_settings(
+        emu,
+        served,
         tmp_path,
         database_url,
-        served.url,
         markets=["BTC/USDT", "ETH/USDT"],
-        exchange_market_type="perpetual",
         exchange_leverage=5,
         max_positions=1,
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tests.unit.trading.remote_reports import ID, LATER, NOW, OTHER_ID, T0, D, remote, trade
+
 from tradedeck.domain.balances import Balance
 from tradedeck.domain.orders import Order, OrderRole, OrderStatus, OrderType, Side
-from tradedeck.exchanges.ccxt_live.models import AccountSnapshot, RemoteOrder, RemoteTrade
+from tradedeck.exchanges.ccxt_live.models import AccountSnapshot, RemoteOrder
 from tradedeck.trading.reconcile import (
     DifferenceKind,
     Reconciliation,
@@ -18,13 +19,6 @@ from tradedeck.trading.reconcile import (
     needs_lookup,
     reconcile,
 )
-
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-LATER = T0 + timedelta(hours=1)
-NOW = T0 + timedelta(hours=2)
-ID = "1f3a9c0e5b7d4e2a8c6b0d9f1e3a5c7b"
-OTHER_ID = "2e4b6d8f0a1c3e5b7d9f1a3c5e7b9d0f"
-D = Decimal
 
 
 def order(**changes: Any) -> Order:
@@ -43,43 +37,6 @@ def order(**changes: Any) -> Order:
     }
     values.update(changes)
     return Order(**values)
-
-
-def trade(trade_id: str, amount: str, price: str, fee: str = "0", **changes: Any) -> RemoteTrade:
-    values: dict[str, Any] = {
-        "trade_id": trade_id,
-        "exchange_order_id": "900",
-        "symbol": "BTC/USDT",
-        "side": Side.BUY,
-        "amount": D(amount),
-        "price": D(price),
-        "fee": D(fee),
-        "fee_currency": "USDT",
-        "timestamp": T0 + timedelta(minutes=int(trade_id)),
-    }
-    values.update(changes)
-    return RemoteTrade(**values)
-
-
-def remote(**changes: Any) -> RemoteOrder:
-    values: dict[str, Any] = {
-        "exchange_order_id": "900",
-        "client_order_id": ID,
-        "symbol": "BTC/USDT",
-        "side": Side.BUY,
-        "type": OrderType.LIMIT,
-        "status": OrderStatus.OPEN,
-        "amount": D("0.5"),
-        "filled": D(0),
-        "average_price": None,
-        "price": D(30000),
-        "stop_price": None,
-        "fee": D(0),
-        "fee_currency": "USDT",
-        "updated_at": LATER,
-    }
-    values.update(changes)
-    return RemoteOrder(**values)
 
 
 def snapshot(*open_orders: RemoteOrder, **balances: tuple[Decimal, Decimal]) -> AccountSnapshot:

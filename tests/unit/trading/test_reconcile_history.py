@@ -3,12 +3,13 @@ ones the order history gives back, and how they are rebuilt."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import Any
 
+from tests.unit.trading.remote_reports import ID, NOW, OTHER_ID, T0, D, remote, trade
+
 from tradedeck.domain.orders import Order, OrderRole, OrderStatus, OrderType, Side
-from tradedeck.exchanges.ccxt_live.models import AccountSnapshot, RemoteOrder, RemoteTrade
+from tradedeck.exchanges.ccxt_live.models import AccountSnapshot, RemoteOrder
 from tradedeck.trading.reconcile import (
     DifferenceKind,
     HistoryWindow,
@@ -19,54 +20,27 @@ from tradedeck.trading.reconcile import (
     unrecorded,
 )
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-NOW = T0 + timedelta(hours=2)
-ID = "1f3a9c0e5b7d4e2a8c6b0d9f1e3a5c7b"
-OTHER_ID = "2e4b6d8f0a1c3e5b7d9f1a3c5e7b9d0f"
-D = Decimal
-
-
-def trade(trade_id: str, amount: str, price: str, fee: str = "0", **changes: Any) -> RemoteTrade:
-    values: dict[str, Any] = {
-        "trade_id": trade_id,
-        "exchange_order_id": "900",
-        "symbol": "BTC/USDT",
-        "side": Side.BUY,
-        "amount": D(amount),
-        "price": D(price),
-        "fee": D(fee),
-        "fee_currency": "BTC",
-        "timestamp": T0 + timedelta(seconds=int(trade_id)),
-    }
-    values.update(changes)
-    return RemoteTrade(**values)
-
 
 def filled_market(**changes: Any) -> RemoteOrder:
     """A market buy of 0.1 that filled in two trades while our write failed."""
+    in_btc = {"fee_currency": "BTC"}
     values: dict[str, Any] = {
-        "exchange_order_id": "900",
-        "client_order_id": ID,
-        "symbol": "BTC/USDT",
-        "side": Side.BUY,
         "type": OrderType.MARKET,
         "status": OrderStatus.FILLED,
         "amount": D("0.1"),
         "filled": D("0.1"),
         "average_price": D(30050),
         "price": None,
-        "stop_price": None,
-        "fee": D(0),
         "fee_currency": None,
         "updated_at": T0 + timedelta(seconds=2),
         "created_at": T0,
         "trades": (
-            trade("1", "0.05", "30000", "0.00005"),
-            trade("2", "0.05", "30100", "0.00005"),
+            trade("1", "0.05", "30000", "0.00005", timestamp=T0 + timedelta(seconds=1), **in_btc),
+            trade("2", "0.05", "30100", "0.00005", timestamp=T0 + timedelta(seconds=2), **in_btc),
         ),
     }
     values.update(changes)
-    return RemoteOrder(**values)
+    return remote(**values)
 
 
 def nothing_open() -> AccountSnapshot:
