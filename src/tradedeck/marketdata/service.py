@@ -101,8 +101,12 @@ class MarketDataService:
         run_feed: bool = True,
     ) -> None:
         offset = await self._start_offset()
+        # A market standing still (tests drive candles themselves) keeps its replay time
+        # too: otherwise the offset saved at stop runs ahead of the candles delivered, and
+        # the next start primes a replayed candle in the middle of them.
+        clock = self._clock if run_feed else _standing_still
         self._feed = ReplayFeed(
-            self._series, speed=self._settings.replay_speed, clock=self._clock, start_offset=offset
+            self._series, speed=self._settings.replay_speed, clock=clock, start_offset=offset
         )
         await self._store_history(offset)
         first = self._feed.prime()
@@ -222,3 +226,7 @@ class MarketDataService:
                 continue
             keep = timedelta(seconds=TIMEFRAME_SECONDS[bundled.timeframe] * KEEP_CANDLES)
             await self._repo.prune_candles(symbol, bundled.timeframe, seen.opened_at - keep)
+
+
+def _standing_still() -> float:
+    return 0.0
