@@ -186,7 +186,8 @@ class PositionOut(BaseModel):
 
     A perpetual adds the exchange's mark and liquidation prices, leverage and margin mode
     (all null for spot); its ``value`` is the notional, its ``realized_pnl`` and
-    ``opened_at`` are null (the exchange reports neither per position).
+    ``opened_at`` come from tradedeck's own fills (null for a position it never traded;
+    ``opened_at`` also when its books hold the other side: the exchange reports neither).
     """
 
     symbol: str

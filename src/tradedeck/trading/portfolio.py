@@ -6,6 +6,8 @@ the last price; "today" is realized today plus the unrealized PnL of what is sti
 On a perpetual live exchange the positions are the exchange's, not ones rebuilt from our
 fills: a short, the entry after funding and partial closes, the liquidation price and the
 unrealized PnL at the mark only exist there, so what it last reported is what is shown.
+Our own books (which net longs and shorts from our fills) add what the exchange's position
+does not carry: the PnL realized on the market, and when the position was opened.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class PositionView:
 
     A perpetual position counts ``amount`` in contracts (what an order's amount is in),
     its ``value`` is the notional at the mark, and its realized PnL and opening time are
-    unknown (None): the exchange reports neither per position.
+    our books' (None where they do not know the market: the exchange reports neither).
     """
 
     symbol: str
@@ -165,16 +167,19 @@ class PortfolioService:
         if mark is not None:
             size = self._contract_size(book, position.symbol)
             value = None if size is None else self._valuator.value(quote, amount * size * mark)
+        ours = self._orders.position(position.symbol)
+        same_side = ours is not None and (ours.amount > 0) == (position.contracts > 0)
         return PositionView(
             symbol=position.symbol,
             amount=amount,
             average_entry=position.entry_price,
             last_price=last,
             unrealized_pnl=position.unrealized_pnl,
-            realized_pnl=None,
+            realized_pnl=ours.realized_pnl if ours is not None else None,
             quote=quote,
             value=value,
-            opened_at=None,
+            # Only a position our fills see on the same side is the one the exchange holds.
+            opened_at=ours.opened_at if ours is not None and same_side else None,
             side=PositionSide.SHORT if position.contracts < 0 else PositionSide.LONG,
             market_type=MarketKind.PERPETUAL,
             mark_price=position.mark_price,

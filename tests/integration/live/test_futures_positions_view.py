@@ -5,6 +5,7 @@ Bot API, all showing the exchange's short with its entry, mark, PnL and liquidat
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -78,7 +79,10 @@ async def test_a_leveraged_short_shows_as_a_short_in_rest_and_telegram(
     assert position["leverage"] == 5 and position["margin_mode"] == "isolated"
     liquidation = Decimal(position["liquidation_price"])
     assert 30000 < liquidation < 36000  # a 5x short is liquidated some 20% above its entry
-    assert position["realized_pnl"] is None and position["opened_at"] is None
+    # From our own books: the short realized nothing yet, and it opened with our sell's fill.
+    assert Decimal(position["realized_pnl"]) == 0
+    opened = datetime.fromisoformat(position["opened_at"])
+    assert abs(opened - datetime.fromisoformat(sold.json()["created_at"])) < timedelta(seconds=5)
     assert Decimal(pnl["unrealized"]) == Decimal(100)
 
     alice = w.user(ALICE)

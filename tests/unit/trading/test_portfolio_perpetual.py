@@ -89,6 +89,9 @@ class Orders:
     def positions(self) -> list[Position]:
         return list(self.spot)
 
+    def position(self, symbol: str) -> Position | None:
+        return next((p for p in self.spot if p.symbol == symbol), None)
+
 
 class Repository:
     async def list_fills(self, **_: Any) -> list[Any]:
@@ -121,6 +124,12 @@ def portfolio(exchange: Exchange, spot: list[Position] | None = None) -> Portfol
     valuator = Valuator(exchange.markets, exchange.last_price, "USDT")
     orders = Orders(exchange, spot or [])
     return PortfolioService(orders, Repository(), valuator, lambda: None)  # type: ignore[arg-type]
+
+
+def btc_and_eth(*held: FuturesPosition) -> Exchange:
+    """A perpetual account on BTC (last 29000) and ETH (2100) holding ``held``."""
+    prices = {"BTC/USDT": Decimal(29000), "ETH/USDT": Decimal(2100)}
+    return Exchange(MarketKind.PERPETUAL, prices, held=list(held))
 
 
 OPENED = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -162,6 +171,28 @@ def test_on_perpetuals_the_order_managers_own_positions_are_not_shown() -> None:
     assert portfolio(exchange, [ghost]).positions(VIEWER) == []
 
 
+def test_our_books_add_the_realized_pnl_and_the_opening_time() -> None:
+    """Our netted position knows what the exchange's does not: the PnL realized on the
+    market and, when it points the same way as the exchange's, when it was opened."""
+    short = Position(
+        "BTC/USDT",
+        Decimal("-0.1"),
+        Decimal(30000),
+        realized_pnl=Decimal(12),
+        opened_at=OPENED,
+        shortable=True,
+    )
+    flipped = Position("ETH/USDT", Decimal(1), Decimal(2000), realized_pnl=Decimal(-3))
+    exchange = btc_and_eth(
+        perpetual_position("BTC/USDT", "-0.1", "30000", "29000", "100"),
+        perpetual_position("ETH/USDT", "-2", "2000", "2100", "-200"),
+    )
+    btc, eth = portfolio(exchange, [short, flipped]).positions(VIEWER)
+    assert (btc.realized_pnl, btc.opened_at) == (Decimal(12), OPENED)
+    # Our books hold ETH long while the exchange holds it short: not the same position.
+    assert (eth.realized_pnl, eth.opened_at) == (Decimal(-3), None)
+
+
 def test_the_notional_counts_the_contract_size_and_is_unknown_without_it() -> None:
     exchange = Exchange(
         MarketKind.PERPETUAL,
@@ -195,13 +226,9 @@ async def test_the_summary_counts_the_exchanges_unrealized_pnl_and_not_the_ghost
     ghost = Position(
         "BTC/USDT", Decimal("0.1"), Decimal(20000), realized_pnl=Decimal(7), opened_at=OPENED
     )
-    exchange = Exchange(
-        MarketKind.PERPETUAL,
-        {"BTC/USDT": Decimal(29000), "ETH/USDT": Decimal(2100)},
-        held=[
-            perpetual_position("BTC/USDT", "-0.1", "30000", "29000", "100"),
-            perpetual_position("ETH/USDT", "1", "2200", "2100", "-100.5"),
-        ],
+    exchange = btc_and_eth(
+        perpetual_position("BTC/USDT", "-0.1", "30000", "29000", "100"),
+        perpetual_position("ETH/USDT", "1", "2200", "2100", "-100.5"),
     )
     summary = await portfolio(exchange, [ghost]).summary(VIEWER)
     assert summary.unrealized == Decimal("-0.5")  # +100 on the short, -100.5 on the long
