@@ -30,7 +30,7 @@ from tradedeck.charts.frames import check_timeframe, frame_of, resample, usable_
 from tradedeck.charts.overlays import Overlays
 from tradedeck.charts.render import Times, candle_chart, equity_chart
 from tradedeck.domain.candles import Candle
-from tradedeck.domain.errors import Conflict, InvalidInput, NotFound
+from tradedeck.domain.errors import InvalidInput, NotFound, Unavailable
 from tradedeck.domain.markets import Market
 from tradedeck.domain.money import from_float, quantize_nearest
 from tradedeck.domain.roles import Actor, Permission
@@ -174,9 +174,9 @@ class ChartService:
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         if self._closed:
-            raise Conflict("charts_stopped", "the chart service is shutting down")
+            raise Unavailable("charts_stopped", "the chart service is shutting down")
         if self._pending >= MAX_PENDING:
-            raise Conflict("charts_busy", "too many charts are being drawn; try again shortly")
+            raise Unavailable("charts_busy", "too many charts are being drawn; try again shortly")
         self._pending += 1
         try:
             loop = asyncio.get_running_loop()

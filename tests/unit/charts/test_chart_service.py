@@ -19,7 +19,7 @@ import talib
 from tradedeck.charts import service as service_module
 from tradedeck.charts.service import MAX_PENDING, ChartService
 from tradedeck.domain.candles import TIMEFRAME_SECONDS, Candle
-from tradedeck.domain.errors import Conflict, InvalidInput, NotFound
+from tradedeck.domain.errors import InvalidInput, NotFound, Unavailable
 from tradedeck.domain.markets import Market, normalize_symbol
 from tradedeck.domain.money import from_float
 from tradedeck.domain.roles import Actor, Role
@@ -197,7 +197,7 @@ async def test_a_flood_of_requests_is_refused_not_queued_forever(
         for k in range(MAX_PENDING)
     ]
     await asyncio.sleep(0)
-    with pytest.raises(Conflict) as busy:
+    with pytest.raises(Unavailable) as busy:  # REST: 503, try again later
         await charts.equity([START, START], [1.0, 1.0], title="one too many")
     assert busy.value.code == "charts_busy"
     release.set()
@@ -209,5 +209,5 @@ async def test_equity_chart_and_stop(charts: ChartService) -> None:
     png = await charts.equity(times, [Decimal(1000 + k) for k in range(50)], title="run 1")
     png_size(png)
     await charts.stop()
-    with pytest.raises(Conflict, match="shutting down"):
+    with pytest.raises(Unavailable, match="shutting down"):
         await charts.candles(VIEWER, "ETH/BTC")
