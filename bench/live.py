@@ -151,36 +151,46 @@ def main() -> None:
     )
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
     args = parser.parse_args()
-    emulator, url = start_emulator()
+    backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
+    print(f"{'backend':<11} {'figure':<12} {'p50 ms':>8} {'p99 ms':>8}")
+    for backend in backends:
+        # An emulator per backend: a fresh database must not start by recovering the
+        # previous run's orders from the exchange's history.
+        emulator, url = start_emulator()
+        try:
+            figures = measure_backend(backend, url, args.orders, args.pause)
+        finally:
+            emulator.terminate()
+            emulator.wait(timeout=10)
+        if figures is None:
+            continue
+        for label, key in (
+            ("added", "added"),
+            ("  before", "before"),
+            ("  after", "after"),
+            ("round trip", "trip"),
+        ):
+            values = figures[key]
+            p50, p99 = pct(values, 0.5), pct(values, 0.99)
+            print(f"{backend:<11} {label:<12} {p50:>8.2f} {p99:>8.2f}")
+        print(f"{backend:<11} {'orders':<12} {len(figures['added']):>8}")
+        print(f"{backend:<11} {'mean added':<12} {statistics.fmean(figures['added']):>8.2f}")
+
+
+def measure_backend(
+    backend: str, url: str, orders: int, pause: float
+) -> dict[str, list[float]] | None:
+    """The figures on one backend; None when PostgreSQL is not reachable."""
+    if backend == "sqlite":
+        return asyncio.run(measure(url, None, orders, pause))
+    name = asyncio.run(create_pg_database())
+    if name is None:
+        return None
     try:
-        backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
-        print(f"{'backend':<11} {'figure':<12} {'p50 ms':>8} {'p99 ms':>8}")
-        for backend in backends:
-            if backend == "sqlite":
-                figures = asyncio.run(measure(url, None, args.orders, args.pause))
-            else:
-                name = asyncio.run(create_pg_database())
-                if name is None:
-                    continue
-                try:
-                    pg = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-                    figures = asyncio.run(measure(url, pg, args.orders, args.pause))
-                finally:
-                    asyncio.run(drop_pg_database(name))
-            for label, key in (
-                ("added", "added"),
-                ("  before", "before"),
-                ("  after", "after"),
-                ("round trip", "trip"),
-            ):
-                values = figures[key]
-                p50, p99 = pct(values, 0.5), pct(values, 0.99)
-                print(f"{backend:<11} {label:<12} {p50:>8.2f} {p99:>8.2f}")
-            print(f"{backend:<11} {'orders':<12} {len(figures['added']):>8}")
-            print(f"{backend:<11} {'mean added':<12} {statistics.fmean(figures['added']):>8.2f}")
+        pg = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        return asyncio.run(measure(url, pg, orders, pause))
     finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
+        asyncio.run(drop_pg_database(name))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from tradedeck.ops.reports import ReportService
 from tradedeck.security.oneshot import MemoryOneShotStore, OneShotStore, RedisOneShotStore
 from tradedeck.security.users import UserService
 from tradedeck.storage.alerts import AlertStore
+from tradedeck.storage.checkpoint import WalCheckpointer
 from tradedeck.storage.db import make_engine, upgrade
 from tradedeck.storage.heartbeats import make_heartbeats
 from tradedeck.storage.kv import make_kv_store
@@ -85,6 +86,7 @@ class Services:
     reports: ReportService
     monitoring: MonitoringHeartbeat
     heartbeat: HeartbeatWriter | None = None  # for the watchdog; started last, stopped first
+    checkpointer: WalCheckpointer | None = None  # a SQLite file's log, copied off the order path
     live: LiveTrading | None = None  # a real exchange (TRADEDECK_EXCHANGE), else None
 
     async def stop(self) -> None:
@@ -103,6 +105,8 @@ class Services:
         if self.live is not None:
             await self.live.exchange.close()
         await self.oneshot.close()
+        if self.checkpointer is not None:
+            await self.checkpointer.stop()
         await self.repository.engine.dispose()
 
 
@@ -377,6 +381,9 @@ async def start_services(
             interval=settings.heartbeat_interval_seconds,
         )
         await services.heartbeat.start()
+        services.checkpointer = WalCheckpointer.for_engine(repository.engine)
+        if services.checkpointer is not None:
+            await services.checkpointer.start()
         return services
     except BaseException:
         for item in reversed(stack):

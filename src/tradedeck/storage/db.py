@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolResetState
 
+from tradedeck.storage.checkpoint import WAL_BACKSTOP_PAGES
+
 
 def make_engine(url: str) -> AsyncEngine:
     """An async engine tuned for the backend: WAL + foreign keys on SQLite, a pool on PG."""
@@ -47,6 +49,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Commits checkpoint only past a backstop: the app's WalCheckpointer does it off the
+    # order path (see tradedeck.storage.checkpoint).
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
     cursor.close()
 
 
