@@ -130,3 +130,23 @@ async def test_status_help_orders_pnl_and_settings(world: BotWorld) -> None:
     await alice.press("🔔 Fills: on")
     changed = await alice.next_message()
     assert "Fills: silent" in " ".join(labels(changed))
+
+
+async def test_close_sells_the_whole_position_after_a_confirmation(world: BotWorld) -> None:
+    alice = world.user(ALICE)
+    await alice.send("/close ETH/BTC")
+    nothing = await alice.next_message()
+    assert nothing.text == "No open ETH/BTC position to close."
+    await alice.send("/buy ETH/BTC 0.5")
+    await alice.next_message(lambda m: "Risk check: ✅" in m.text)
+    await alice.press("✅ Confirm")
+    await alice.next_message(lambda m: "Filled" in m.text)
+
+    await alice.send("/close ETH/BTC")
+    preview = await alice.next_message(lambda m: "Risk check" in m.text)
+    assert "Sell 0.5 ETH" in preview.text and "Closes the whole long position" in preview.text
+    await alice.press("✅ Confirm")
+    done = await alice.next_message(lambda m: "Filled sell" in m.text)
+    assert "0.5 ETH/BTC" in done.text
+    position = world.services.orders.position("ETH/BTC")
+    assert position is not None and position.amount == 0

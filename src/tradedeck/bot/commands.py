@@ -45,7 +45,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("backtest", "Backtest a strategy on a market", usage="STRATEGY SYMBOL [k=v ...]"),
     CommandSpec("buy", "Buy with preview and confirmation", Role.TRADER, True, "[SYMBOL AMOUNT]"),
     CommandSpec("sell", "Sell with preview and confirmation", Role.TRADER, True, "[SYMBOL AMOUNT]"),
-    CommandSpec("close", "Sell a whole position", Role.TRADER, True, "SYMBOL"),
+    CommandSpec("close", "Close a whole position", Role.TRADER, True, "SYMBOL"),
     CommandSpec("cancel_order", "Cancel an open order", Role.TRADER, True, "ID"),
     CommandSpec("cancel", "Leave the current flow"),
     CommandSpec("kill", "Halt trading, cancel all orders", Role.TRADER, True, "[reason]"),

@@ -163,13 +163,28 @@ class OrderManager:
         return quantize_down(raw, market.amount_step)
 
     def closable_amount(self, symbol: str) -> Decimal:
-        """What selling a whole position can sell now: the position, less anything held by
-        open orders (its stop-loss, say), rounded down to the market's step."""
+        """What selling a whole long position can sell now (zero for a short)."""
+        side, amount = self.closing(symbol)
+        return amount if side is Side.SELL else ZERO
+
+    def closing(self, symbol: str) -> tuple[Side, Decimal]:
+        """The market order that closes the position in ``symbol`` now, its amount rounded
+        down to the market's step (zero: nothing to close).
+
+        On spot: a sell of the position, less anything held by open orders (its stop-loss,
+        say). On perpetuals the exchange's position decides: a sell of a long's contracts
+        or a buy of a short's, which the exchange then takes as reduce-only."""
         market = self.market(symbol)
+        live = self._live
+        if live is not None and live.kind is MarketKind.PERPETUAL:
+            held = live.position_map().get(market.symbol)
+            contracts = held.contracts if held is not None else ZERO
+            side = Side.BUY if contracts < 0 else Side.SELL
+            return side, quantize_down(abs(contracts), market.amount_step)
         position = self._positions.get(market.symbol)
-        held = position.amount if position else Decimal(0)
+        amount = position.amount if position else ZERO
         free = self.exchange.balance(market.base).free
-        return quantize_down(min(held, free), market.amount_step)
+        return Side.SELL, quantize_down(max(min(amount, free), ZERO), market.amount_step)
 
     async def get_order(self, actor: Actor, order_id: str) -> Order:
         actor.require(Permission.READ)

@@ -100,6 +100,11 @@ class TrailingStopService:
         trail = check_trail(spec.trail_percent)
         position = self._orders.position(market.symbol)
         held = position.amount if position is not None else ZERO
+        if held < 0:
+            raise Conflict(
+                "short_position",
+                f"{market.symbol} is short: a trailing stop sells, so it protects longs only",
+            )
         if held <= 0:
             raise Conflict(
                 "no_position", f"there is no {market.symbol} position to protect; buy first"

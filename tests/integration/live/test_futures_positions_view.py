@@ -98,3 +98,12 @@ async def test_a_leveraged_short_shows_as_a_short_in_rest_and_telegram(
     status = await alice.next_message(lambda m: "Kill switch" in m.text)
     assert " · LIVE binance perpetual · " in status.text.splitlines()[0]
     assert "open positions: 1" in status.text  # the short counts
+
+    # /close buys the short back (reduce-only), after the same confirmation as any trade.
+    await alice.send("/close BTC/USDT")
+    preview = await alice.next_message(lambda m: "Risk check" in m.text)
+    assert "Buy 0.1 BTC" in preview.text and "Closes the whole short position" in preview.text
+    await alice.press("✅ Confirm")
+    await alice.next_message(lambda m: "Filled buy" in m.text)
+    [bought] = [o for o in emu.futures.orders.values() if o.side == "BUY"]
+    assert bought.reduce_only

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tests.conftest import ADMIN
+from tradedeck.domain.errors import Conflict
 from tradedeck.domain.orders import OrderStatus, OrderType, Side
+from tradedeck.domain.roles import Actor, Role
 from tradedeck.exchanges.emulator import BinanceEmulator
 from tradedeck.services import Services
 from tradedeck.trading.requests import OrderRequest
+from tradedeck.trading.trailing_rules import TrailSpec
 
 SYMBOL = "BTC/USDT"
 
@@ -47,3 +52,35 @@ async def test_a_long_opens_with_leverage_and_closes_reduce_only(
     assert sent.reduce_only
     await services.live.sync.reconcile()
     assert services.live.exchange.futures_positions() == []
+
+
+async def test_closing_a_perpetual_long_sells_it_and_a_short_buys_it_back(
+    perpetual: tuple[BinanceEmulator, Services],
+) -> None:
+    """What /close, a strategy's exit and a trailing stop sell: the exchange's contracts,
+    not the spot coins a perpetual account never holds."""
+    emu, services = perpetual
+    orders = services.orders
+    await services.marketdata.poll_once(orders)  # type: ignore[attr-defined]
+    assert orders.closing(SYMBOL) == (Side.SELL, Decimal(0))  # flat: nothing to close
+
+    await orders.place(ADMIN, market(Side.BUY, "0.1"))
+    assert orders.closing(SYMBOL) == (Side.SELL, Decimal("0.1"))
+    assert orders.closable_amount(SYMBOL) == Decimal("0.1")
+    await orders.place(ADMIN, market(Side.SELL, "0.1"))
+
+    await orders.place(ADMIN, market(Side.SELL, "0.2"))  # now short
+    side, amount = orders.closing(SYMBOL)
+    assert (side, amount) == (Side.BUY, Decimal("0.2"))
+    assert orders.closable_amount(SYMBOL) == 0  # a sell would only add to the short
+    with pytest.raises(Conflict, match="protects longs only"):  # it would sell: refused
+        trader = Actor("alice", Role.TRADER, "telegram", user_id=1)
+        await services.trailing.create(trader, TrailSpec(SYMBOL, Decimal(2)))
+    bought, _ = await orders.place(ADMIN, market(side, str(amount)))
+    assert bought.status is OrderStatus.FILLED
+    [sent] = [o for o in emu.futures.orders.values() if o.side == "BUY"][-1:]
+    assert sent.reduce_only
+    assert services.live is not None
+    await services.live.sync.reconcile()
+    assert services.live.exchange.futures_positions() == []
+    assert orders.closing(SYMBOL) == (Side.SELL, Decimal(0))

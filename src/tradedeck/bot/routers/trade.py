@@ -171,6 +171,8 @@ async def preview_trade(
         f"Value ≈ {money(preview.notional)} {escape(m.quote)}"
         f" · fee ≈ {money(preview.fee)} {escape(m.quote)}",
     ]
+    if kind == "close":
+        lines.insert(1, f"Closes the whole {'short' if side is Side.BUY else 'long'} position")
     if not preview.ok:
         assert preview.verdict is not None
         lines.append(f"Risk check: ❌ {escape(preview.verdict.detail)}")
@@ -188,7 +190,7 @@ async def preview_trade(
         deps,
         target.from_user.id,
         kind or side.value,
-        {"symbol": m.symbol, "amount": str(amount)},
+        {"symbol": m.symbol, "side": side.value, "amount": str(amount)},
         "\n".join(lines),
     )
     return True
@@ -216,11 +218,11 @@ async def close(message: Message, command: CommandObject, actor: Actor, deps: Bo
     except DomainError as error:
         await message.answer(refusal(error))
         return
-    amount = deps.services.orders.closable_amount(market.symbol)
+    side, amount = deps.services.orders.closing(market.symbol)
     if amount <= 0:
         await message.answer(f"No open {escape(market.symbol)} position to close.")
         return
-    await preview_trade(message, actor, deps, Side.SELL, market.symbol, str(amount), kind="close")
+    await preview_trade(message, actor, deps, side, market.symbol, str(amount), kind="close")
 
 
 @router.message(Command("cancel_order"), flags={"command": "cancel_order"})
@@ -293,7 +295,7 @@ async def execute(action: PendingAction, actor: Actor, deps: BotDeps) -> str:
                 limit = f"{deps.settings.trades_per_minute} trades a minute"
                 await deps.report_rate_limited(actor, limit)
                 return f"⏳ Trade limit reached; try again in {decision.retry_after:.0f} s."
-            side = Side.BUY if action.kind == "buy" else Side.SELL
+            side = Side(action.params["side"])  # a close buys back a perpetual short
             request = OrderRequest(
                 action.params["symbol"],
                 side,
