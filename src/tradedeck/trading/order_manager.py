@@ -149,10 +149,15 @@ class OrderManager:
 
     def amount_for_share(self, side: Side, symbol: str, percent: Decimal) -> Decimal:
         """The base amount worth ``percent`` of the free funds a trade would spend (quote for
-        a buy, after slippage and fee; base for a sell), rounded down to the market's step."""
+        a buy, after slippage and fee; base for a sell), rounded down to the market's step.
+        A perpetual account holds no base coins: there a sell is a share of the long."""
         market = self.market(symbol)
         if side is Side.SELL:
-            raw = self.exchange.balance(market.base).free * percent / 100
+            live = self._live
+            if live is not None and live.kind is MarketKind.PERPETUAL:
+                raw = self.closable_amount(market.symbol) * percent / 100
+            else:
+                raw = self.exchange.balance(market.base).free * percent / 100
         else:
             price = self.exchange.last_price(market.symbol)
             if not price:

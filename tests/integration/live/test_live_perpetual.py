@@ -67,6 +67,7 @@ async def test_closing_a_perpetual_long_sells_it_and_a_short_buys_it_back(
     await orders.place(ADMIN, market(Side.BUY, "0.1"))
     assert orders.closing(SYMBOL) == (Side.SELL, Decimal("0.1"))
     assert orders.closable_amount(SYMBOL) == Decimal("0.1")
+    assert orders.amount_for_share(Side.SELL, SYMBOL, Decimal(50)) == Decimal("0.05")  # /sell 50%
     await orders.place(ADMIN, market(Side.SELL, "0.1"))
 
     await orders.place(ADMIN, market(Side.SELL, "0.2"))  # now short
