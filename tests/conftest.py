@@ -10,7 +10,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,18 +83,28 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await drop_pg_database(admin, name)
 
 
+_STREAMS: list[str] = []
+"""Event streams that make_settings named during the running test (deleted after it)."""
+
+
 @pytest.fixture
-def redis_url() -> str:
+def redis_url() -> Iterator[str]:
+    """The shared Redis; the event streams the test's apps used are deleted after it."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
     try:
-        client.ping()
-    except redis.RedisError as exc:
-        service_missing(f"Redis is not reachable at {REDIS_URL}: {exc}")
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            service_missing(f"Redis is not reachable at {REDIS_URL}: {exc}")
+        _STREAMS.clear()
+        yield REDIS_URL
+        if _STREAMS:
+            client.delete(*_STREAMS)
+            _STREAMS.clear()
     finally:
         client.close()
-    return REDIS_URL
 
 
 @pytest.fixture
@@ -138,6 +148,7 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **overrides: 
         # Each app on the shared Redis gets a stream of its own: events another test left
         # behind must not be delivered here (nor pile up in a developer's Redis).
         values["notify_stream"] = f"td:test:{uuid.uuid4().hex}:events"
+        _STREAMS.append(values["notify_stream"])
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
