@@ -42,6 +42,7 @@ class WalCheckpointer:
         self._connection: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._stopped = False
 
     @classmethod
     def for_engine(cls, engine: AsyncEngine) -> WalCheckpointer | None:
@@ -56,7 +57,11 @@ class WalCheckpointer:
         self._task = asyncio.create_task(self._run(), name="wal-checkpoint")
 
     async def stop(self) -> None:
-        """End the loop, copy what is left, and close the connection."""
+        """End the loop, copy what is left, and close the connection; once (the core's
+        stop may be called again, as a test's restart and its fixture both do)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
         if self._task is not None:
             await self._task

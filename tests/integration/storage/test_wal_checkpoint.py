@@ -47,3 +47,4 @@ async def test_the_core_checkpoints_its_sqlite_file_only(tmp_path: Path, databas
             assert services.checkpointer is None
     finally:
         await services.stop()
+    await services.stop()  # again, as a test's restart and its fixture both do: harmless
