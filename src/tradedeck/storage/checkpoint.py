@@ -53,7 +53,6 @@ class WalCheckpointer:
         return cls(Path(url.database))
 
     async def start(self) -> None:
-        self._stop.clear()
         self._task = asyncio.create_task(self._run(), name="wal-checkpoint")
 
     async def stop(self) -> None:

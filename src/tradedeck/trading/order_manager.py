@@ -118,11 +118,16 @@ class OrderManager:
         self._risk = risk
         self._valuator = valuator
         self._metrics = metrics
-        # On perpetuals a position nets long and short (a sell can open one); on spot not.
-        self._shortable = self._live is not None and self._live.kind is MarketKind.PERPETUAL
+        # The live mirror when it trades perpetuals: there the exchange's positions count
+        # and ours net long and short (a sell can open one); on spot neither.
+        self._perpetual = (
+            self._live
+            if self._live is not None and self._live.kind is MarketKind.PERPETUAL
+            else None
+        )
         self._positions: dict[str, Position] = {p.symbol: p for p in positions}
         for position in self._positions.values():
-            position.shortable = self._shortable
+            position.shortable = self._perpetual is not None
         self._clock = clock
         self._new_id = new_id
         self._lock = asyncio.Lock()
@@ -153,8 +158,7 @@ class OrderManager:
         A perpetual account holds no base coins: there a sell is a share of the long."""
         market = self.market(symbol)
         if side is Side.SELL:
-            live = self._live
-            if live is not None and live.kind is MarketKind.PERPETUAL:
+            if self._perpetual is not None:
                 raw = self.closable_amount(market.symbol) * percent / 100
             else:
                 raw = self.exchange.balance(market.base).free * percent / 100
@@ -180,9 +184,8 @@ class OrderManager:
         say). On perpetuals the exchange's position decides: a sell of a long's contracts
         or a buy of a short's, which the exchange then takes as reduce-only."""
         market = self.market(symbol)
-        live = self._live
-        if live is not None and live.kind is MarketKind.PERPETUAL:
-            held = live.position_map().get(market.symbol)
+        if self._perpetual is not None:
+            held = self._perpetual.position_map().get(market.symbol)
             contracts = held.contracts if held is not None else ZERO
             side = Side.BUY if contracts < 0 else Side.SELL
             return side, quantize_down(abs(contracts), market.amount_step)
@@ -561,7 +564,9 @@ class OrderManager:
         for i, fill in enumerate(update.fills):
             position = positions.get(fill.symbol)
             if position is None:
-                position = positions[fill.symbol] = Position(fill.symbol, shortable=self._shortable)
+                position = positions[fill.symbol] = Position(
+                    fill.symbol, shortable=self._perpetual is not None
+                )
             realized = position.apply_fill(
                 fill.side, fill.amount, fill.price, fill.fee, fill.timestamp
             )
@@ -630,9 +635,8 @@ class OrderManager:
         On perpetuals the exchange's positions count and either side opens one (a short
         is a position too; the positions rebuilt from fills are spot-style, long only).
         On spot only a buy can open one."""
-        live = self._live
-        if live is not None and live.kind is MarketKind.PERPETUAL:
-            held = live.position_map()
+        if self._perpetual is not None:
+            held = self._perpetual.position_map()
             return symbol not in held, len(held)
         position = self._positions.get(symbol)
         open_positions = 0

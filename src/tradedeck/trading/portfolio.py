@@ -168,7 +168,9 @@ class PortfolioService:
             size = self._contract_size(book, position.symbol)
             value = None if size is None else self._valuator.value(quote, amount * size * mark)
         ours = self._orders.position(position.symbol)
-        same_side = ours is not None and (ours.amount > 0) == (position.contracts > 0)
+        opened_at = None  # only a position our fills hold on the same side is the exchange's
+        if ours is not None and ours.amount * position.contracts > 0:
+            opened_at = ours.opened_at
         return PositionView(
             symbol=position.symbol,
             amount=amount,
@@ -178,8 +180,7 @@ class PortfolioService:
             realized_pnl=ours.realized_pnl if ours is not None else None,
             quote=quote,
             value=value,
-            # Only a position our fills see on the same side is the one the exchange holds.
-            opened_at=ours.opened_at if ours is not None and same_side else None,
+            opened_at=opened_at,
             side=PositionSide.SHORT if position.contracts < 0 else PositionSide.LONG,
             market_type=MarketKind.PERPETUAL,
             mark_price=position.mark_price,

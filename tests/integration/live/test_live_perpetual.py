@@ -1,6 +1,6 @@
 """A USDT-margined perpetual through the order manager: leverage and margin mode applied
 before the first order, a long opened, its position read back with entry, leverage and
-liquidation price, then closed reduce-only."""
+liquidation price, then closed reduce-only; and what closing a long or a short takes."""
 
 from __future__ import annotations
 
@@ -74,12 +74,12 @@ async def test_closing_a_perpetual_long_sells_it_and_a_short_buys_it_back(
     side, amount = orders.closing(SYMBOL)
     assert (side, amount) == (Side.BUY, Decimal("0.2"))
     assert orders.closable_amount(SYMBOL) == 0  # a sell would only add to the short
+    trader = Actor("alice", Role.TRADER, "telegram", user_id=1)
     with pytest.raises(Conflict, match="protects longs only"):  # it would sell: refused
-        trader = Actor("alice", Role.TRADER, "telegram", user_id=1)
         await services.trailing.create(trader, TrailSpec(SYMBOL, Decimal(2)))
     bought, _ = await orders.place(ADMIN, market(side, str(amount)))
     assert bought.status is OrderStatus.FILLED
-    [sent] = [o for o in emu.futures.orders.values() if o.side == "BUY"][-1:]
+    sent = [o for o in emu.futures.orders.values() if o.side == "BUY"][-1]
     assert sent.reduce_only
     assert services.live is not None
     await services.live.sync.reconcile()

@@ -42,7 +42,7 @@ async def test_the_core_checkpoints_its_sqlite_file_only(tmp_path: Path, databas
         if database_url.startswith("sqlite"):
             assert services.checkpointer is not None
             busy, pages, copied = await services.checkpointer.checkpoint()
-            assert busy == 0 and copied == pages  # the start-up's writes, all copied
+            assert busy == 0 and copied == pages > 0  # the start-up's writes, all copied
         else:
             assert services.checkpointer is None
     finally:
