@@ -116,6 +116,8 @@ async def measure(
             client = services.live.exchange.client
             await services.marketdata.poll_once(services.orders)  # type: ignore[attr-defined]
             stamps: dict[str, float] = {}
+            if client.exchange.session is not None:  # ccxt's own, replaced by the traced one
+                await client.exchange.session.close()
             client.exchange.session = traced_session(stamps)
             figures: dict[str, list[float]] = {"before": [], "after": [], "trip": [], "added": []}
             for i in range(orders + 20):

@@ -8,7 +8,9 @@ runs *in* that worker thread, on the very ``sqlite3`` connection the pool holds,
 synchronous SQLAlchemy connection: the same tables, types and statements, one trip.
 
 On any other backend (PostgreSQL through asyncpg has no worker thread) the same function
-runs through ``AsyncConnection.run_sync``, so there is one body for both.
+runs through ``AsyncConnection.run_sync``, so there is one body for both; a read runs in
+autocommit there, which spares the BEGIN and the ROLLBACK trips and changes nothing a
+reader sees (under READ COMMITTED each statement takes its own snapshot anyway).
 
 The SQLite path uses two attributes aiosqlite has kept since its first releases but does
 not document (``Connection._execute``, ``Connection._conn``); without them, it falls back
@@ -31,6 +33,10 @@ Work = Callable[[Connection], T]
 # The synchronous engine wrapping each aiosqlite connection, made once per connection in its
 # own thread (only that thread ever uses it) and dropped with the connection.
 _sync_engines: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
+# Each engine's autocommit view (same pool), for reads.
+_autocommit_engines: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def transaction(engine: AsyncEngine, work: Work[T], *, write: bool = True) -> T:
@@ -45,8 +51,18 @@ async def transaction(engine: AsyncEngine, work: Work[T], *, write: bool = True)
             if driver is not None:
                 result: T = await driver._execute(_in_thread, driver, work, write)
                 return result
+    if not write:
+        async with _autocommit(engine).connect() as conn:
+            return await conn.run_sync(work)
     async with engine.begin() as conn:
         return await conn.run_sync(work)
+
+
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    found = _autocommit_engines.get(engine)
+    if found is None:
+        found = _autocommit_engines[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return found
 
 
 async def _aiosqlite(conn: AsyncConnection) -> Any | None:

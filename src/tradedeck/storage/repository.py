@@ -26,6 +26,7 @@ from tradedeck.domain.roles import Role
 from tradedeck.exchanges.base import ExchangeUpdate
 from tradedeck.storage import hop
 from tradedeck.storage import models as m
+from tradedeck.storage.one_statement import OneStatementWriter, Target
 from tradedeck.storage.records import (  # re-exported: callers know them from here
     KillSwitchActiveInStore as KillSwitchActiveInStore,
 )
@@ -33,6 +34,13 @@ from tradedeck.storage.records import KillSwitchState as KillSwitchState
 
 _ORDER_FIELDS = [f.name for f in dataclasses.fields(Order)]
 _FILL_COLUMNS = [c.name for c in m.fills.columns]
+# The tables an exchange update writes, in order (orders first: the others refer to them),
+# and the keys whose stored rows a newer row replaces.
+_ORDERS = Target(m.orders, ("id",))
+_ORDER_EVENTS = Target(m.order_events)
+_FILLS = Target(m.fills)
+_BALANCES = Target(m.balances, ("asset",))
+_POSITIONS = Target(m.positions, ("symbol",))
 OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
 
 
@@ -67,6 +75,7 @@ class Repository:
         self.engine = engine
         self._dialect = engine.dialect.name
         self._upserts: dict[str, Any] = {}
+        self._writer: OneStatementWriter | None = None
 
     # -- helpers ---------------------------------------------------------------------
     def _insert(self, table: Table) -> Any:
@@ -302,21 +311,42 @@ class Repository:
             for p in positions
         ]
 
+        if self._dialect == "postgresql":
+            rows = {"orders": orders, "order_events": events, "fills": fills}
+            rows |= {"balances": balances, "positions": held}
+            halted = await self._update_writer().write(rows, guarded=require_kill_switch_off)
+            if halted is not None:
+                raise _halted(halted["reason"])
+            return
+
         def write(conn: Connection) -> None:
             if require_kill_switch_off:
                 _refuse_if_halted(conn)
-            for table, rows, keys in (
-                (m.orders, orders, ["id"]),
-                (m.order_events, events, None),
-                (m.fills, fills, None),
-                (m.balances, balances, ["asset"]),
-                (m.positions, held, ["symbol"]),
+            for target, rows in (
+                (_ORDERS, orders),
+                (_ORDER_EVENTS, events),
+                (_FILLS, fills),
+                (_BALANCES, balances),
+                (_POSITIONS, held),
             ):
                 if rows:
-                    statement = insert(table) if keys is None else self._upsert_of(table, keys)
+                    keys = list(target.keys)
+                    statement = (
+                        self._upsert_of(target.table, keys) if keys else insert(target.table)
+                    )
                     conn.execute(statement, rows[0] if len(rows) == 1 else rows)
 
         await hop.transaction(self.engine, write)
+
+    def _update_writer(self) -> OneStatementWriter:
+        """PostgreSQL's writer of :meth:`save_update`: the whole update in one statement."""
+        if self._writer is None:
+            guard = select(m.kill_switch.c.reason).where(
+                m.kill_switch.c.id == 1, m.kill_switch.c.active
+            )
+            targets = (_ORDERS, _ORDER_EVENTS, _FILLS, _BALANCES, _POSITIONS)
+            self._writer = OneStatementWriter(self.engine, targets, guard)
+        return self._writer
 
     async def check_kill_switch_off(self) -> None:
         """Refuse with ``kill_switch_active`` when the stored switch is on: a live order
@@ -687,7 +717,10 @@ def _refuse_if_halted(conn: Connection) -> None:
         select(m.kill_switch.c.active, m.kill_switch.c.reason).where(m.kill_switch.c.id == 1)
     ).first()
     if active is not None and active[0]:
-        raise KillSwitchActiveInStore(
-            "kill_switch_active",
-            f"trading is halted by the kill switch: {active[1] or 'no reason given'}",
-        )
+        raise _halted(active[1])
+
+
+def _halted(reason: str | None) -> KillSwitchActiveInStore:
+    return KillSwitchActiveInStore(
+        "kill_switch_active", f"trading is halted by the kill switch: {reason or 'no reason given'}"
+    )

@@ -1,14 +1,17 @@
-"""One-trip transactions (``storage.hop``) on both backends: all of it or none of it, and a
-kill switch another process stored still stops a write that needs it off."""
+"""The order path's one-trip writes on both backends (``storage.hop`` on SQLite, one
+statement on PostgreSQL): all of it or none of it, later states win, and a kill switch
+another process stored still stops a write that needs it off."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from tradedeck.domain.balances import Balance
 from tradedeck.domain.orders import Fill, Order, OrderStatus, OrderType, Side
@@ -113,3 +116,26 @@ async def test_a_switch_set_by_another_process_refuses_the_write_and_the_gate(
     assert await repo.list_fills() == []
     await repo.save_update(_filled("o3"), [])  # a write that does not ask still lands
     assert await repo.get_order("o3") is not None
+
+
+async def test_a_refused_part_of_an_update_leaves_none_of_it(repo: Repository) -> None:
+    update = _filled("o4")
+    update.fills.append(replace(update.fills[0], id="f-orphan", order_id="no-such-order"))
+    with pytest.raises(IntegrityError):
+        await repo.save_update(update, [])
+    assert await repo.get_order("o4") is None
+    assert await repo.list_fills() == []
+    assert await repo.load_balances() == []
+
+
+async def test_the_later_state_of_an_order_in_one_update_is_the_stored_one(
+    repo: Repository,
+) -> None:
+    first = _filled("o5")
+    placed = first.orders[0].copy()
+    placed.status, placed.filled = OrderStatus.OPEN, Decimal(0)
+    update = ExchangeUpdate(orders=[placed, first.orders[0]], balances=first.balances * 2)
+    await repo.save_update(update, [])
+    stored = await repo.get_order("o5")
+    assert stored is not None and stored.status is OrderStatus.FILLED
+    assert len(await repo.load_balances()) == 2
