@@ -4,13 +4,16 @@ Why. Through SQLAlchemy's asyncio layer every statement on SQLite is several tri
 aiosqlite's worker thread and back (cursor, execute, fetch, close), each a wake-up of the
 event loop: storing one fill (five statements) cost about seventeen of them, most of the
 latency a live order adds. Here the whole transaction is one synchronous function that
-runs *in* that worker thread, on the very ``sqlite3`` connection the pool holds, through a
-synchronous SQLAlchemy connection: the same tables, types and statements, one trip.
+runs *in* that worker thread, on the very ``sqlite3`` connection the pool holds: one trip.
+The function gets the DB-API connection itself and runs statements compiled once (see
+``compiled``), because even a synchronous SQLAlchemy connection cost more per statement
+than the statement did.
 
 On any other backend (PostgreSQL through asyncpg has no worker thread) the same function
-runs through ``AsyncConnection.run_sync``, so there is one body for both; a read runs in
-autocommit there, which spares the BEGIN and the ROLLBACK trips and changes nothing a
-reader sees (under READ COMMITTED each statement takes its own snapshot anyway).
+runs through ``AsyncConnection.run_sync`` on the DB-API connection SQLAlchemy adapts, so
+there is one body for both; a read runs in autocommit there, which spares the BEGIN and
+the ROLLBACK trips and changes nothing a reader sees (under READ COMMITTED each statement
+takes its own snapshot anyway).
 
 The SQLite path uses two attributes aiosqlite has kept since its first releases but does
 not document (``Connection._execute``, ``Connection._conn``); without them, it falls back
@@ -23,16 +26,14 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.pool import StaticPool
 
 T = TypeVar("T")
-Work = Callable[[Connection], T]
+Work = Callable[[Any], T]
+"""A transaction's body: it gets a DB-API connection (``cursor()`` is all it may use)."""
 
-# The synchronous engine wrapping each aiosqlite connection, made once per connection in its
-# own thread (only that thread ever uses it) and dropped with the connection.
-_sync_engines: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
 # Each engine's autocommit view (same pool), for reads.
 _autocommit_engines: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = (
     weakref.WeakKeyDictionary()
@@ -44,18 +45,29 @@ async def transaction(engine: AsyncEngine, work: Work[T], *, write: bool = True)
 
     A ``write`` transaction on SQLite takes the write lock first (``BEGIN IMMEDIATE``), so
     what ``work`` reads before writing cannot change under it, even from another process.
+    The driver's errors come out as SQLAlchemy's (``IntegrityError`` and the rest), as
+    from any other statement.
     """
-    if engine.dialect.name == "sqlite":
+    driver_error = engine.dialect.loaded_dbapi.Error
+    try:
+        return await _run(engine, work, write)
+    except driver_error as error:
+        raise DBAPIError.instance(None, None, error, driver_error) from None
+
+
+async def _run(engine: AsyncEngine, work: Work[T], write: bool) -> T:
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
         async with engine.connect() as conn:
             driver = await _aiosqlite(conn)
             if driver is not None:
-                result: T = await driver._execute(_in_thread, driver, work, write)
+                result: T = await driver._execute(_in_thread, driver._conn, work, write)
                 return result
     if not write:
         async with _autocommit(engine).connect() as conn:
-            return await conn.run_sync(work)
+            return await conn.run_sync(_adapted, work, False)
     async with engine.begin() as conn:
-        return await conn.run_sync(work)
+        return await conn.run_sync(_adapted, work, sqlite)
 
 
 def _autocommit(engine: AsyncEngine) -> AsyncEngine:
@@ -73,20 +85,24 @@ async def _aiosqlite(conn: AsyncConnection) -> Any | None:
     return None
 
 
-def _in_thread(driver: Any, work: Work[T], write: bool) -> T:
+def _in_thread(handle: Any, work: Work[T], write: bool) -> T:
     """Inside aiosqlite's worker thread: the transaction on its own ``sqlite3`` connection."""
-    engine = _sync_engines.get(driver)
-    if engine is None:
-        handle = driver._conn
-        engine = create_engine("sqlite://", creator=lambda: handle, poolclass=StaticPool)
-        _sync_engines[driver] = engine
-    with engine.connect() as conn:
-        if write:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            result = work(conn)
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
-        return result
+    if write:
+        handle.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(handle)
+    except BaseException:
+        handle.rollback()
+        raise
+    handle.commit()  # after a read that began nothing, this does nothing
+    return result
+
+
+def _adapted(conn: Connection, work: Work[T], lock_first: bool) -> T:
+    """Through ``run_sync``: ``work`` on the DB-API connection SQLAlchemy adapts; the
+    surrounding ``engine.begin()`` commits or rolls back (autocommit: nothing to end)."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None, "a checked-out connection has its DB-API connection"
+    if lock_first:
+        dbapi.cursor().execute("BEGIN IMMEDIATE")
+    return work(dbapi)

@@ -28,6 +28,8 @@ from sqlalchemy import Select, Table, TextClause, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tradedeck.storage.compiled import written_columns
+
 Row = Mapping[str, Any]
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 _QUOTE = _DIALECT.identifier_preparer.quote
@@ -49,7 +51,7 @@ class OneStatementWriter:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._targets = list(targets)
         self._by_name = {t.table.name: t for t in self._targets}
-        self._columns = {t.table.name: _written_columns(t.table) for t in self._targets}
+        self._columns = {t.table.name: written_columns(t.table) for t in self._targets}
         self._guard = str(guard.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
         self._statements: dict[tuple[tuple[str, ...], bool], TextClause] = {}
 
@@ -107,12 +109,6 @@ class OneStatementWriter:
             parts.append(f"write_{i} AS ({sql})")
         final = "SELECT * FROM guard" if guarded else "SELECT NULL AS nothing WHERE false"
         return f"WITH {', '.join(parts)} {final}"
-
-
-def _written_columns(table: Table) -> list[str]:
-    """Every column but a generated key (the database numbers those rows itself)."""
-    generated = table.autoincrement_column
-    return [c.name for c in table.columns if c is not generated]
 
 
 def _json_value(value: object) -> str:

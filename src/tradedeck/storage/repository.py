@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
+from sqlalchemy import Table, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -26,6 +26,7 @@ from tradedeck.domain.roles import Role
 from tradedeck.exchanges.base import ExchangeUpdate
 from tradedeck.storage import hop
 from tradedeck.storage import models as m
+from tradedeck.storage.compiled import CompiledWrite, compiled_query
 from tradedeck.storage.one_statement import OneStatementWriter, Target
 from tradedeck.storage.records import (  # re-exported: callers know them from here
     KillSwitchActiveInStore as KillSwitchActiveInStore,
@@ -36,6 +37,7 @@ _ORDER_FIELDS = [f.name for f in dataclasses.fields(Order)]
 _FILL_COLUMNS = [c.name for c in m.fills.columns]
 # The tables an exchange update writes, in order (orders first: the others refer to them),
 # and the keys whose stored rows a newer row replaces.
+_KILL_READ = select(m.kill_switch.c.active, m.kill_switch.c.reason).where(m.kill_switch.c.id == 1)
 _ORDERS = Target(m.orders, ("id",))
 _ORDER_EVENTS = Target(m.order_events)
 _FILLS = Target(m.fills)
@@ -76,6 +78,8 @@ class Repository:
         self._dialect = engine.dialect.name
         self._upserts: dict[str, Any] = {}
         self._writer: OneStatementWriter | None = None
+        self._writes: dict[str, CompiledWrite] = {}
+        self._kill_read = compiled_query(_KILL_READ, engine.dialect)
 
     # -- helpers ---------------------------------------------------------------------
     def _insert(self, table: Table) -> Any:
@@ -319,24 +323,36 @@ class Repository:
                 raise _halted(halted["reason"])
             return
 
-        def write(conn: Connection) -> None:
-            if require_kill_switch_off:
-                _refuse_if_halted(conn)
+        kill_read = self._kill_read
+        writes = [
+            (self._compiled_write(target), rows)
             for target, rows in (
                 (_ORDERS, orders),
                 (_ORDER_EVENTS, events),
                 (_FILLS, fills),
                 (_BALANCES, balances),
                 (_POSITIONS, held),
-            ):
-                if rows:
-                    keys = list(target.keys)
-                    statement = (
-                        self._upsert_of(target.table, keys) if keys else insert(target.table)
-                    )
-                    conn.execute(statement, rows[0] if len(rows) == 1 else rows)
+            )
+            if rows
+        ]
+
+        def write(dbapi: Any) -> None:
+            cursor = dbapi.cursor()
+            if require_kill_switch_off:
+                _refuse_if_halted(cursor, kill_read)
+            for statement, rows in writes:
+                statement.run(cursor, rows)
 
         await hop.transaction(self.engine, write)
+
+    def _compiled_write(self, target: Target) -> CompiledWrite:
+        found = self._writes.get(target.table.name)
+        if found is None:
+            keys = list(target.keys)
+            statement = self._upsert_of(target.table, keys) if keys else insert(target.table)
+            found = CompiledWrite.of(statement, target.table, self.engine.dialect)
+            self._writes[target.table.name] = found
+        return found
 
     def _update_writer(self) -> OneStatementWriter:
         """PostgreSQL's writer of :meth:`save_update`: the whole update in one statement."""
@@ -351,7 +367,10 @@ class Repository:
     async def check_kill_switch_off(self) -> None:
         """Refuse with ``kill_switch_active`` when the stored switch is on: a live order
         must not leave at all once another process (the watchdog) has halted trading."""
-        await hop.transaction(self.engine, _refuse_if_halted, write=False)
+        kill_read = self._kill_read
+        await hop.transaction(
+            self.engine, lambda dbapi: _refuse_if_halted(dbapi.cursor(), kill_read), write=False
+        )
 
     async def fill_ids(self, order_ids: Iterable[str]) -> set[str]:
         """The ids of the fills stored for these orders (reconciliation never counts an
@@ -712,10 +731,10 @@ def _fill(row: Any) -> Fill:
     return Fill(**values)
 
 
-def _refuse_if_halted(conn: Connection) -> None:
-    active = conn.execute(
-        select(m.kill_switch.c.active, m.kill_switch.c.reason).where(m.kill_switch.c.id == 1)
-    ).first()
+def _refuse_if_halted(cursor: Any, kill_read: str) -> None:
+    """Inside a transaction's body (DB-API): refuse when the stored switch is on."""
+    cursor.execute(kill_read)
+    active = cursor.fetchone()
     if active is not None and active[0]:
         raise _halted(active[1])
 

@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 
 from tradedeck.domain.balances import Balance
@@ -65,8 +67,10 @@ def _filled(order_id: str) -> ExchangeUpdate:
 
 
 def _count(table: Table) -> hop.Work[int]:
-    def count(conn: Connection) -> int:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+    def count(dbapi: Any) -> int:
+        cursor = dbapi.cursor()
+        cursor.execute(f"SELECT count(*) FROM {table.name}")
+        return int(cursor.fetchone()[0])
 
     return count
 
@@ -87,9 +91,10 @@ async def test_a_stored_update_reads_back_exactly(repo: Repository) -> None:
 
 
 async def test_a_failure_inside_the_transaction_leaves_nothing(repo: Repository) -> None:
-    def half_then_fail(conn: Connection) -> None:
-        conn.execute(
-            insert(m.settings_kv), {"key": "a", "value": "1", "updated_by": "t", "updated_at": NOW}
+    def half_then_fail(dbapi: Any) -> None:
+        dbapi.cursor().execute(
+            "INSERT INTO settings_kv (key, value, updated_by, updated_at) "
+            "VALUES ('a', '1', 't', '2026-03-01 12:00:00')"
         )
         raise RuntimeError("the disk is full")
 
@@ -139,3 +144,27 @@ async def test_the_later_state_of_an_order_in_one_update_is_the_stored_one(
     stored = await repo.get_order("o5")
     assert stored is not None and stored.status is OrderStatus.FILLED
     assert len(await repo.load_balances()) == 2
+
+
+async def test_without_aiosqlite_internals_the_same_work_runs_through_sqlalchemy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_internals(_conn: object) -> None:
+        return None
+
+    monkeypatch.setattr(hop, "_aiosqlite", no_internals)
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'fallback.db'}")
+    try:
+        await upgrade(engine)
+        repo = Repository(engine)
+        await repo.save_update(_filled("o6"), [], require_kill_switch_off=True)
+        await repo.check_kill_switch_off()
+        stored = await repo.get_order("o6")
+        assert stored is not None and stored.status is OrderStatus.FILLED
+        with pytest.raises(IntegrityError):
+            update = _filled("o7")
+            update.fills[0] = replace(update.fills[0], order_id="no-such-order")
+            await repo.save_update(update, [])
+        assert await repo.get_order("o7") is None
+    finally:
+        await engine.dispose()
