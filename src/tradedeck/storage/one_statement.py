@@ -45,9 +45,23 @@ class Target:
 
 
 class OneStatementWriter:
-    """Writes rows into several tables with one statement, optionally guarded."""
+    """Writes rows into several tables with one statement, optionally guarded.
 
-    def __init__(self, engine: AsyncEngine, targets: Sequence[Target], guard: Select[Any]) -> None:
+    Not ``durable``: the statement's commit does not wait for the WAL to reach the disk
+    (``synchronous_commit`` off for that transaction alone). PostgreSQL stays consistent
+    through any crash, and any later durable commit flushes these too; what a power cut
+    can take is the last fraction of a second of them, as SQLite's WAL at
+    ``synchronous=NORMAL`` (the embedded default) can."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        targets: Sequence[Target],
+        guard: Select[Any],
+        *,
+        durable: bool = True,
+    ) -> None:
+        self._durable = durable
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._targets = list(targets)
         self._by_name = {t.table.name: t for t in self._targets}
@@ -64,8 +78,10 @@ class OneStatementWriter:
         params = {f"rows_{i}": self._json(name, rows[name]) for i, name in enumerate(present)}
         statement = self._statement(present, guarded)
         async with self._engine.connect() as conn:
-            found = (await conn.execute(statement, params)).mappings().first()
-        return None if found is None else dict(found)
+            found = (await conn.execute(statement, params)).mappings().one()
+        if not guarded or not found["halted"]:
+            return None
+        return {k: v for k, v in found.items() if k != "halted"}
 
     def _json(self, name: str, rows: Sequence[Row]) -> str:
         """The rows as a JSON array of objects, one key per written column."""
@@ -87,7 +103,8 @@ class OneStatementWriter:
         return statement
 
     def _sql(self, present: tuple[str, ...], guarded: bool) -> str:
-        parts = [f"guard AS ({self._guard})"] if guarded else []
+        guard = f"SELECT true AS halted, q.* FROM ({self._guard}) AS q"  # noqa: S608 - ours
+        parts = [f"guard AS ({guard})"] if guarded else []
         condition = " WHERE NOT EXISTS (SELECT 1 FROM guard)" if guarded else ""
         for i, name in enumerate(present):
             target = self._by_name[name]
@@ -107,7 +124,11 @@ class OneStatementWriter:
                 )
                 sql += f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
             parts.append(f"write_{i} AS ({sql})")
-        final = "SELECT * FROM guard" if guarded else "SELECT NULL AS nothing WHERE false"
+        # One row, always: it carries the commit mode, so that set_config is evaluated.
+        mode = "1" if self._durable else "set_config('synchronous_commit', 'off', true)"
+        final = f"SELECT {mode} AS commit_mode"
+        if guarded:
+            final = f"SELECT g.* FROM ({final}) AS m LEFT JOIN guard AS g ON true"  # noqa: S608
         return f"WITH {', '.join(parts)} {final}"
 
 

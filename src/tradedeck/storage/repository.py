@@ -361,7 +361,9 @@ class Repository:
                 m.kill_switch.c.id == 1, m.kill_switch.c.active
             )
             targets = (_ORDERS, _ORDER_EVENTS, _FILLS, _BALANCES, _POSITIONS)
-            self._writer = OneStatementWriter(self.engine, targets, guard)
+            # What a power cut could take from here, the exchange still holds: the
+            # reconciler restores it at start. Nothing else writes through this one.
+            self._writer = OneStatementWriter(self.engine, targets, guard, durable=False)
         return self._writer
 
     async def check_kill_switch_off(self) -> None:
