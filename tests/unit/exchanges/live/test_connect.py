@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import time
 
 from pydantic import SecretStr
 
@@ -60,3 +62,29 @@ def test_production_never_imports_the_emulator() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "False"
+
+
+async def test_a_lone_request_passes_the_idle_rate_limiter_at_once_and_pays_its_cost() -> None:
+    exchange = build_exchange(LiveSettings(exchange="binance", **KEYS))
+    try:
+        throttler = exchange.throttler
+        await exchange.throttle(1)
+        capacity = throttler.config["capacity"]
+        assert not throttler.running  # ccxt's queue was never needed
+        assert throttler.config["tokens"] <= capacity - 1
+    finally:
+        await exchange.close()
+
+
+async def test_a_burst_is_still_spread_out_by_ccxts_bucket() -> None:
+    exchange = build_exchange(LiveSettings(exchange="binance", **KEYS))
+    try:
+        refill_per_ms = exchange.throttler.config["refillRate"]
+        started = time.monotonic()
+        await asyncio.gather(*(exchange.throttle(1) for _ in range(4)))
+        waited_ms = (time.monotonic() - started) * 1000
+        # At most a full bucket (one token) and the one that empties it pass at once; the
+        # other two each wait for a token to drip back in.
+        assert waited_ms >= 0.9 * 2 / refill_per_ms
+    finally:
+        await exchange.close()
