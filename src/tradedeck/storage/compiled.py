@@ -29,23 +29,23 @@ class CompiledWrite:
     """An INSERT (or upsert) of ``table`` whose parameters are whole rows of it."""
 
     sql: str
-    names: tuple[str, ...]
-    processors: tuple[Processor | None, ...]
+    columns: tuple[tuple[str, Processor | None], ...]
+    """Each parameter's column, in order, with its bind processor (None: as it is)."""
 
     @classmethod
     def of(cls, statement: ClauseElement, table: Table, dialect: Dialect) -> CompiledWrite:
         """``statement`` writing every column of ``table`` but a generated key."""
         compiled = statement.compile(dialect=dialect, column_keys=written_columns(table))
         assert isinstance(compiled, SQLCompiler)
-        names = tuple(compiled.positiontup or ())
-        processors = tuple(table.c[name].type.bind_processor(dialect) for name in names)
-        return cls(compiled.string, names, processors)
+        names = compiled.positiontup or ()
+        columns = tuple((name, table.c[name].type.bind_processor(dialect)) for name in names)
+        return cls(compiled.string, columns)
 
     def run(self, cursor: Any, rows: Sequence[Mapping[str, Any]]) -> None:
-        pairs = tuple(zip(self.names, self.processors, strict=True))
+        columns = self.columns
         cursor.executemany(
             self.sql,
-            [tuple(row[n] if p is None else p(row[n]) for n, p in pairs) for row in rows],
+            [tuple(row[n] if p is None else p(row[n]) for n, p in columns) for row in rows],
         )
 
 

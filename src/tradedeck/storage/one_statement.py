@@ -28,7 +28,7 @@ from sqlalchemy import Select, Table, TextClause, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradedeck.storage.compiled import written_columns
+from tradedeck.storage.compiled import compiled_query, written_columns
 
 Row = Mapping[str, Any]
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -66,7 +66,7 @@ class OneStatementWriter:
         self._targets = list(targets)
         self._by_name = {t.table.name: t for t in self._targets}
         self._columns = {t.table.name: written_columns(t.table) for t in self._targets}
-        self._guard = str(guard.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+        self._guard = compiled_query(guard, _DIALECT)
         self._statements: dict[tuple[tuple[str, ...], bool], TextClause] = {}
 
     async def write(self, rows: Mapping[str, Sequence[Row]], *, guarded: bool) -> Row | None:
