@@ -64,13 +64,14 @@ async def _run(engine: AsyncEngine, work: Work[T], write: bool) -> T:
                 result: T = await driver._execute(_in_thread, driver._conn, work, write)
                 return result
     if not write:
-        async with _autocommit(engine).connect() as conn:
+        async with autocommit(engine).connect() as conn:
             return await conn.run_sync(_adapted, work, False)
     async with engine.begin() as conn:
         return await conn.run_sync(_adapted, work, sqlite)
 
 
-def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` in autocommit (the same pool): every statement its own transaction."""
     found = _autocommit_engines.get(engine)
     if found is None:
         found = _autocommit_engines[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -35,14 +35,16 @@ from tradedeck.storage.records import KillSwitchState as KillSwitchState
 
 _ORDER_FIELDS = [f.name for f in dataclasses.fields(Order)]
 _FILL_COLUMNS = [c.name for c in m.fills.columns]
+# The stored kill switch when it is on (no row: trading may go on).
+_HALTED = select(m.kill_switch.c.reason).where(m.kill_switch.c.id == 1, m.kill_switch.c.active)
 # The tables an exchange update writes, in order (orders first: the others refer to them),
 # and the keys whose stored rows a newer row replaces.
-_KILL_READ = select(m.kill_switch.c.active, m.kill_switch.c.reason).where(m.kill_switch.c.id == 1)
 _ORDERS = Target(m.orders, ("id",))
 _ORDER_EVENTS = Target(m.order_events)
 _FILLS = Target(m.fills)
 _BALANCES = Target(m.balances, ("asset",))
 _POSITIONS = Target(m.positions, ("symbol",))
+_UPDATE_TABLES = (_ORDERS, _ORDER_EVENTS, _FILLS, _BALANCES, _POSITIONS)
 OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
 
 
@@ -77,9 +79,16 @@ class Repository:
         self.engine = engine
         self._dialect = engine.dialect.name
         self._upserts: dict[str, Any] = {}
-        self._writer: OneStatementWriter | None = None
         self._writes: dict[str, CompiledWrite] = {}
-        self._kill_read = compiled_query(_KILL_READ, engine.dialect)
+        self._kill_read = compiled_query(_HALTED, engine.dialect)
+        # PostgreSQL writes an update in one statement. What a power cut could take from
+        # its commits (see OneStatementWriter), the exchange still holds: the reconciler
+        # restores it at start. Nothing else writes through it.
+        self._writer = (
+            OneStatementWriter(engine, _UPDATE_TABLES, _HALTED)
+            if self._dialect == "postgresql"
+            else None
+        )
 
     # -- helpers ---------------------------------------------------------------------
     def _insert(self, table: Table) -> Any:
@@ -315,26 +324,16 @@ class Repository:
             for p in positions
         ]
 
-        if self._dialect == "postgresql":
-            rows = {"orders": orders, "order_events": events, "fills": fills}
-            rows |= {"balances": balances, "positions": held}
-            halted = await self._update_writer().write(rows, guarded=require_kill_switch_off)
+        tables = zip(_UPDATE_TABLES, (orders, events, fills, balances, held), strict=True)
+        if self._writer is not None:
+            rows = {target.table.name: table_rows for target, table_rows in tables}
+            halted = await self._writer.write(rows, guarded=require_kill_switch_off)
             if halted is not None:
                 raise _halted(halted["reason"])
             return
 
         kill_read = self._kill_read
-        writes = [
-            (self._compiled_write(target), rows)
-            for target, rows in (
-                (_ORDERS, orders),
-                (_ORDER_EVENTS, events),
-                (_FILLS, fills),
-                (_BALANCES, balances),
-                (_POSITIONS, held),
-            )
-            if rows
-        ]
+        writes = [(self._compiled_write(t), table_rows) for t, table_rows in tables if table_rows]
 
         def write(dbapi: Any) -> None:
             cursor = dbapi.cursor()
@@ -353,18 +352,6 @@ class Repository:
             found = CompiledWrite.of(statement, target.table, self.engine.dialect)
             self._writes[target.table.name] = found
         return found
-
-    def _update_writer(self) -> OneStatementWriter:
-        """PostgreSQL's writer of :meth:`save_update`: the whole update in one statement."""
-        if self._writer is None:
-            guard = select(m.kill_switch.c.reason).where(
-                m.kill_switch.c.id == 1, m.kill_switch.c.active
-            )
-            targets = (_ORDERS, _ORDER_EVENTS, _FILLS, _BALANCES, _POSITIONS)
-            # What a power cut could take from here, the exchange still holds: the
-            # reconciler restores it at start. Nothing else writes through this one.
-            self._writer = OneStatementWriter(self.engine, targets, guard, durable=False)
-        return self._writer
 
     async def check_kill_switch_off(self) -> None:
         """Refuse with ``kill_switch_active`` when the stored switch is on: a live order
@@ -736,9 +723,9 @@ def _fill(row: Any) -> Fill:
 def _refuse_if_halted(cursor: Any, kill_read: str) -> None:
     """Inside a transaction's body (DB-API): refuse when the stored switch is on."""
     cursor.execute(kill_read)
-    active = cursor.fetchone()
-    if active is not None and active[0]:
-        raise _halted(active[1])
+    halted = cursor.fetchone()
+    if halted is not None:
+        raise _halted(halted[0])
 
 
 def _halted(reason: str | None) -> KillSwitchActiveInStore:

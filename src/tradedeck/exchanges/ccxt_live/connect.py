@@ -118,11 +118,10 @@ def credit_idle_time(exchange: Any) -> None:
             config["tokens"] = min(
                 config["tokens"] + idle_ms * config["refillRate"], config["capacity"]
             )
-            if leaky and not throttler.queue and config["tokens"] >= 0:
-                config["tokens"] -= config["cost"] if cost is None else cost
-                last[0] = time.monotonic()
-                return None
         try:
+            if not throttler.running and leaky and not throttler.queue and config["tokens"] >= 0:
+                config["tokens"] -= config["cost"] if cost is None else cost
+                return None
             return await original(cost)
         finally:
             last[0] = time.monotonic()
