@@ -5,7 +5,7 @@ is written in a single transaction so a failure leaves nothing half-written."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -324,7 +324,8 @@ class Repository:
             for p in positions
         ]
 
-        tables = zip(_UPDATE_TABLES, (orders, events, fills, balances, held), strict=True)
+        per_table: tuple[Sequence[Mapping[str, Any]], ...] = (orders, events, fills, balances, held)
+        tables = zip(_UPDATE_TABLES, per_table, strict=True)
         if self._writer is not None:
             rows = {target.table.name: table_rows for target, table_rows in tables}
             halted = await self._writer.write(rows, guarded=require_kill_switch_off)
