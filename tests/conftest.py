@@ -12,17 +12,20 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
-from tradedeck.app import create_app
+from tradedeck.app import create_app, drain
 from tradedeck.config import Settings
 from tradedeck.domain.roles import Actor, Role
 from tradedeck.services import Services
+from tradedeck.serving import DrainingServer
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL_TEMPLATE = "postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
@@ -170,8 +173,13 @@ class Served:
     def __init__(self, app: Any, sock: socket.socket) -> None:
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False)
+        # Served as `tradedeck run` serves it: the app drains its Telegram messages
+        # before the server stops listening.
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_config=None, access_log=False
+        )
+        self.server = DrainingServer(
+            config, drain=partial(drain, app) if isinstance(app, FastAPI) else None
         )
         self._sock = sock
         self._task: asyncio.Task[None] | None = None

@@ -10,9 +10,11 @@ message is for the operator as it is; `tradedeck run` prints it as one line.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
+import structlog
 from fastapi import FastAPI
 from pydantic import ValidationError
 
@@ -36,6 +38,8 @@ from tradedeck.sandbox.emulator import BotApiEmulator
 from tradedeck.sandbox.models import SandboxUser
 from tradedeck.services import Services, start_services
 
+log = structlog.get_logger(__name__)
+
 
 class StartupRefused(Exception):
     """The configuration stopped start-up; ``str(error)`` says which setting and why."""
@@ -57,6 +61,23 @@ def _refused_by_configuration(app: FastAPI) -> Iterator[None]:
         return
     app.state.startup_error = message
     raise StartupRefused(message) from None
+
+
+DRAIN_SECONDS = 5.0
+"""How long a stopping app may take to send the Telegram messages it still holds."""
+
+
+async def drain(app: FastAPI) -> None:
+    """Send what the Telegram face still holds (digests, queued messages), for whoever
+    serves the app to call before its server stops listening (see ``serving``)."""
+    runtime: TelegramRuntime | None = getattr(app.state, "telegram", None)
+    if runtime is None:
+        return
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            await runtime.drain()
+    except TimeoutError:
+        log.warning("telegram_drain_timeout", seconds=DRAIN_SECONDS)
 
 
 def create_app(settings: Settings | None = None, *, start_feed: bool = True) -> FastAPI:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -86,8 +87,9 @@ def run() -> None:
     """Start tradedeck (API, paper exchange, market replay) and serve until Ctrl-C."""
     import uvicorn
 
-    from tradedeck.app import create_app
+    from tradedeck.app import create_app, drain
     from tradedeck.ops.logging import configure_logging
+    from tradedeck.serving import DrainingServer
 
     settings = load_settings()
     configure_logging(settings.log_level, json=settings.log_json)
@@ -101,14 +103,12 @@ def run() -> None:
     quiet = _ExplainedStartupFailure(app.state)
     server_log = logging.getLogger("uvicorn.error")
     server_log.addFilter(quiet)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False
+    )
+    server = DrainingServer(config, drain=partial(drain, app))
     try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-        )
+        server.run()
     except SystemExit:  # uvicorn's way out of a failed start-up
         reason = getattr(app.state, "startup_error", None)
         if reason:

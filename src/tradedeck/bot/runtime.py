@@ -289,6 +289,15 @@ class TelegramRuntime:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def drain(self) -> None:
+        """Send the digests held and every queued message now. For whoever serves the app,
+        before its server stops listening: in sandbox mode the Bot API is that very server,
+        so once it closes nothing gets through. Unbounded: the caller sets the deadline."""
+        await self.join()
+        if self.deps.notifier is not None:
+            await self.deps.notifier.flush()
+            await self.deps.notifier.join()
+
     async def stop(self) -> None:
         if self._registration is not None:
             self._registration.cancel()
