@@ -15,7 +15,6 @@ closed minute; it is not stored and strategies never see it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from tradedeck.domain.candles import TIMEFRAME_SECONDS, Candle
 from tradedeck.domain.errors import DomainError
 from tradedeck.domain.markets import Market
 from tradedeck.marketdata.service import HISTORY_ON_START, KEEP_CANDLES, MarketDataService
+from tradedeck.ops.waiting import wait_or_stop
 from tradedeck.storage.repository import Repository
 from tradedeck.trading.killswitch import KillSwitch
 from tradedeck.trading.order_manager import OrderManager
@@ -160,8 +160,7 @@ class LiveMarketData(MarketDataService):
                 log.warning("live_feed_failed", code=error.code, detail=error.detail)
             except Exception:
                 log.exception("live_feed_tick_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self._poll_seconds)
+            await wait_or_stop(self._stop, self._poll_seconds)
 
     async def _prune(self) -> None:
         keep = timedelta(seconds=TIMEFRAME_SECONDS[LIVE_TIMEFRAME] * KEEP_CANDLES)

@@ -9,7 +9,6 @@ Everything hangs off an injectable clock, which makes the feed deterministic in 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import math
 import time
@@ -21,6 +20,7 @@ import numpy as np
 
 from tradedeck.domain.candles import Candle
 from tradedeck.marketdata.loaders import CandleSeries, IntArray
+from tradedeck.ops.waiting import wait_or_stop
 
 DEFAULT_MAX_PER_ADVANCE: Final = 1000
 
@@ -188,8 +188,7 @@ class ReplayFeed:
             candles = self.advance()
             if candles:
                 await on_candles(candles)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+            await wait_or_stop(stop, interval)
 
     def _replay_ms(self) -> int:
         return round(self.replay_seconds() * 1000)

@@ -29,6 +29,7 @@ from tradedeck.domain.markets import Market
 from tradedeck.marketdata.catalog import BundledMarket, load_bundled_catalog, load_bundled_series
 from tradedeck.marketdata.loaders import CandleSeries
 from tradedeck.marketdata.replay import ReplayFeed
+from tradedeck.ops.waiting import wait_or_stop
 from tradedeck.storage.repository import Repository
 from tradedeck.trading.killswitch import KillSwitch
 from tradedeck.trading.order_manager import OrderManager
@@ -187,8 +188,7 @@ class MarketDataService:
                 raise
             except Exception:
                 log.exception("market_replay_tick_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=0.25)
+            await wait_or_stop(self._stop, 0.25)
 
     @staticmethod
     async def _housekeep(

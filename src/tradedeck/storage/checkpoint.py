@@ -22,6 +22,8 @@ from typing import Final, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tradedeck.ops.waiting import wait_or_stop
+
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
@@ -75,11 +77,7 @@ class WalCheckpointer:
         return await self._in_thread(self._checkpoint)
 
     async def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
-            if self._stop.is_set():
-                return
+        while not await wait_or_stop(self._stop, self._interval):
             try:
                 await self.checkpoint()
             except sqlite3.Error as error:  # the backstop still bounds the log meanwhile

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from tradedeck.ops.waiting import wait_or_stop
 from tradedeck.storage.heartbeats import MAIN, Beat, HeartbeatStore
 from tradedeck.trading.killswitch import KillSwitch
 from tradedeck.trading.order_manager import OrderManager
@@ -80,11 +81,7 @@ class HeartbeatWriter:
         self.watchdog = watchdogs[0] if watchdogs else None
 
     async def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
-            if self._stop.is_set():
-                return
+        while not await wait_or_stop(self._stop, self.interval):
             try:
                 await self.beat_once()
             except asyncio.CancelledError:

@@ -20,7 +20,6 @@ last action) is what ``tradedeck watchdog --status`` and the app's health endpoi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import socket
@@ -32,6 +31,7 @@ import structlog
 
 from tradedeck.config import Settings
 from tradedeck.domain.markets import Market
+from tradedeck.ops.waiting import wait_or_stop
 from tradedeck.storage.heartbeats import (
     LEASE,
     MAIN,
@@ -127,8 +127,7 @@ class Watchdog:
                 raise
             except Exception:
                 log.exception("watchdog_check_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+            await wait_or_stop(self._stop, self.interval)
         log.info("watchdog_stopped", owner=self.owner)
 
     def stop(self) -> None:
