@@ -133,8 +133,9 @@ def build_scanner(
     repository: Repository,
     marketdata: MarketDataService,
     strategies: StrategyRegistry,
-    bus: EventBus,
+    bus: EventBus | None,
 ) -> Scanner:
+    """The scanner the settings describe; without a bus it announces no signal."""
     config = ScanConfig(
         markets=tuple(settings.scan_markets),
         timeframes=tuple(settings.scan_timeframes),

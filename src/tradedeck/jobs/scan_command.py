@@ -2,7 +2,8 @@
 
 The scan is the app's own: the same scanner built from the same settings, run through the
 jobs service (so it needs the same permission as a manual run over the API) and stored
-like any scheduled scan. Only the market data service is not started: the command reads
+like any scheduled scan (as not announced: its signals reach no one here, so the app's next
+scan pushes them). Only the market data service is not started: the command reads
 the candles a running (or earlier) `tradedeck run` stored, and moves no market itself.
 """
 
@@ -23,7 +24,6 @@ from tradedeck.domain.roles import Actor
 from tradedeck.jobs.scheduler import Scheduler
 from tradedeck.jobs.service import JobsService
 from tradedeck.marketdata.service import MarketDataService
-from tradedeck.notify.events import InProcessBus
 from tradedeck.services import build_scanner, open_repository, schedule_jobs
 from tradedeck.storage.scans import ScanResult
 from tradedeck.strategies.registry import StrategyRegistry
@@ -57,7 +57,8 @@ async def run_scan(
             update["scan_timeframes"] = _known_timeframes(timeframes)
         settings = settings.model_copy(update=update)
         strategies = await asyncio.to_thread(StrategyRegistry.load, settings.strategies_dir)
-        scanner = build_scanner(settings, repository, marketdata, strategies, InProcessBus())
+        # No bus: nobody would hear its signals here; the app's next scan announces them.
+        scanner = build_scanner(settings, repository, marketdata, strategies, None)
         if not scanner.pairs():
             chosen = ", ".join(sorted(scanner.markets())) or "no market"
             raise InvalidInput(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.types import BigInteger
 
@@ -240,6 +241,9 @@ scans = Table(
     Column("timeframes", String(200), nullable=False),
     Column("markets", Integer, nullable=False),
     Column("failures", Integer, nullable=False),
+    # Whether the scan's new strong signals went out on the app's bus (a scan run from
+    # the shell has no listeners): signals are "new" against the last announced scan.
+    Column("announced", Boolean, nullable=False, server_default=true()),
     Index("ix_scans_kind_id", "kind", "id"),
     Index("ix_scans_started_at", "started_at"),
 )

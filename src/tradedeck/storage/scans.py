@@ -98,8 +98,11 @@ class ScanStore:
         finished_at: datetime,
         timeframes: Sequence[str],
         results: Sequence[ScanResult],
+        *,
+        announced: bool = True,
     ) -> ScanRun:
-        """Store a scan and its results in one transaction; returns the stored scan."""
+        """Store a scan and its results in one transaction; returns the stored scan.
+        ``announced``: its new strong signals were published on the app's bus."""
         run_values = {
             "kind": kind,
             "started_at": started_at,
@@ -109,7 +112,7 @@ class ScanStore:
             "failures": sum(1 for r in results if r.failed),
         }
         async with self.engine.begin() as conn:
-            inserted = await conn.execute(insert(m.scans).values(**run_values))
+            inserted = await conn.execute(insert(m.scans).values(**run_values, announced=announced))
             scan_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
             if results:
                 await conn.execute(
@@ -117,32 +120,23 @@ class ScanStore:
                 )
         return _run({"id": scan_id, **run_values})
 
-    async def latest(self) -> tuple[ScanRun | None, list[ScanResult]]:
-        """The newest full scan with later revalidations laid over it (newest wins)."""
+    async def latest(
+        self, *, announced_only: bool = False
+    ) -> tuple[ScanRun | None, list[ScanResult]]:
+        """The newest full scan with later revalidations laid over it (newest wins); with
+        ``announced_only``, of the scans whose signals were announced alone."""
         s, r = m.scans.c, m.scan_results.c
+        full = select(m.scans).where(s.kind == FULL)
+        if announced_only:
+            full = full.where(s.announced)
         async with self.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(m.scans).where(s.kind == FULL).order_by(s.id.desc()).limit(1)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            row = (await conn.execute(full.order_by(s.id.desc()).limit(1))).mappings().first()
             if row is None:
                 return None, []
-            rows = (
-                (
-                    await conn.execute(
-                        select(m.scan_results)
-                        .where(r.scan_id >= row["id"])
-                        .order_by(r.scan_id, r.id)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+            results = select(m.scan_results).where(r.scan_id >= row["id"])
+            if announced_only:
+                results = results.where(r.scan_id.in_(select(s.id).where(s.announced)))
+            rows = (await conn.execute(results.order_by(r.scan_id, r.id))).mappings().all()
         merged: dict[tuple[str, str], ScanResult] = {}
         for result_row in rows:
             result = _result(result_row)

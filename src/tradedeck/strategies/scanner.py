@@ -10,7 +10,9 @@ reaches minus the threshold, ``none`` otherwise. Markets are ranked by absolute 
 then longs before exits, then symbol and timeframe; failed markets come last.
 
 A new strong signal (a score beyond the threshold that the market did not have in the
-previous scan, or had the other way) is published on the bus as ``scan.signal``.
+last announced scan, or had the other way) is published on the bus as ``scan.signal``.
+A scanner without a bus (`tradedeck scan` from the shell, where nobody listens) stores
+its scans as not announced, so the app's next scan still pushes what that one found.
 
 All CPU work of a scan (frames, resampling, TA-Lib, strategy rules) runs in one worker
 thread per scan, vectorised, so the event loop only waits on the database. A market that
@@ -301,7 +303,7 @@ class Scanner:
         registry: StrategyRegistry,
         config: ScanConfig,
         universe: Callable[[], Mapping[str, str]],
-        bus: EventBus,
+        bus: EventBus | None,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -401,17 +403,19 @@ class Scanner:
             results = await asyncio.to_thread(
                 analyse_all, inputs, strategies, self._config.strong, started
             )
-            _, previous = await self._store.latest()
+            _, previous = await self._store.latest(announced_only=True)
             run = await self._store.record(
                 kind,
                 started,
                 self._clock(),
                 sorted({t for _, t in pairs}, key=lambda t: TIMEFRAME_SECONDS[t]),
                 results,
+                announced=self._bus is not None,
             )
-        before = {r.key: r for r in previous}
-        for result in new_strong_signals(before, results, self._config.strong):
-            await self._bus.publish(_signal_event(run, result))
+        if self._bus is not None:
+            before = {r.key: r for r in previous}
+            for result in new_strong_signals(before, results, self._config.strong):
+                await self._bus.publish(_signal_event(run, result))
         log.info(
             "scan_finished", kind=kind, scan_id=run.id, markets=run.markets, failures=run.failures
         )

@@ -182,6 +182,39 @@ async def test_only_new_strong_signals_are_published(services: Services) -> None
     assert first["last_close"] > 0 and 0 <= first["rsi"] <= 100
 
 
+async def test_a_scan_nobody_heard_does_not_hide_its_signals_from_the_app(
+    services: Services,
+) -> None:
+    """`tradedeck scan` from the shell stores a scan with no bus to announce on: the app's
+    next scan must still push the signals that one found, and only once."""
+    await seed(services, btc_usdt=100)
+    events: list[Event] = []
+
+    async def listen(event: Event) -> None:
+        if event.type is EventType.SCAN_SIGNAL:
+            events.append(event)
+
+    services.bus.subscribe(listen)
+    store = ScanStore(services.repository.engine)
+    registry = StrategyRegistry([Dial])
+    config = ScanConfig(markets=("ETH/BTC",), strategies=("dial",), strong=0.6)
+    app = Scanner(store, registry, config, services.scanner.markets, services.bus)
+    shell = Scanner(store, registry, config, services.scanner.markets, None)
+
+    Dial.value = 0.3
+    await app.scan()
+    Dial.value = 0.9
+    heard_by_nobody = await shell.scan()
+    latest = await app.latest(ADMIN)  # readers see the shell's scan as the latest
+    assert latest.run is not None and latest.run.id == heard_by_nobody.id
+    pushed = await app.scan()
+    await app.scan()  # announced now: not again
+    await services.bus.join()  # type: ignore[attr-defined]
+    assert [(e.data["symbol"], e.data["signal"], e.data["scan_id"]) for e in events] == [
+        ("ETH/BTC", "buy", pushed.id)
+    ]
+
+
 async def test_old_scans_are_pruned(services: Services) -> None:
     await seed(services)
     store = ScanStore(services.repository.engine)
