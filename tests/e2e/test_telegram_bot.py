@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.e2e.conftest import ALICE, ROOT, BotWorld, labels
+from tests.e2e.conftest import ALICE, ROOT, VIC, BotWorld, labels
 
 
 async def test_start_and_balance(world: BotWorld) -> None:
@@ -111,7 +111,9 @@ async def test_kill_refuses_buys_until_an_admin_resumes(world: BotWorld) -> None
 
 
 async def test_status_help_orders_pnl_and_settings(world: BotWorld) -> None:
-    alice = world.user(ALICE)
+    alice, root = world.user(ALICE), world.user(ROOT)
+    await root.send("/help")
+    assert (await root.next_message()).text.startswith("Commands for an admin\n")
     for command, expected in (
         ("/status", "Kill switch"),
         ("/help", "/buy"),
@@ -150,3 +152,32 @@ async def test_close_sells_the_whole_position_after_a_confirmation(world: BotWor
     assert "0.5 ETH/BTC" in done.text
     position = world.services.orders.position("ETH/BTC")
     assert position is not None and position.amount == 0
+
+
+async def test_a_close_button_per_position_previews_and_confirms(world: BotWorld) -> None:
+    alice, vic = world.user(ALICE), world.user(VIC)
+    await alice.send("/buy ETH/BTC 0.5")
+    await alice.next_message(lambda m: "Risk check: ✅" in m.text)
+    await alice.press("✅ Confirm")
+    await alice.next_message(lambda m: "Filled" in m.text)
+
+    await vic.send("/positions")
+    seen = await vic.next_message()
+    assert "ETH/BTC" in seen.text and labels(seen) == ["🔄 Refresh"]  # a viewer cannot close
+
+    await alice.send("/positions")
+    older = await alice.next_message()
+    await alice.send("/positions")
+    positions = await alice.next_message()
+    assert labels(positions) == ["✖ Close ETH/BTC", "🔄 Refresh"]
+    await alice.press("✖ Close ETH/BTC", message=positions)
+    preview = await alice.next_message(lambda m: "Risk check" in m.text)
+    assert "Sell 0.5 ETH" in preview.text and "Closes the whole long position" in preview.text
+    await alice.press("✅ Confirm")
+    await alice.next_message(lambda m: "Filled sell" in m.text)
+    position = world.services.orders.position("ETH/BTC")
+    assert position is not None and position.amount == 0
+
+    await alice.press("✖ Close ETH/BTC", message=older)  # a screen from before the close
+    stale = await alice.next_message(lambda m: "position to close" in m.text)
+    assert stale.text == "No open ETH/BTC position to close."

@@ -32,6 +32,12 @@ class CancelOrderCb(CallbackData, prefix="co"):
     order_id: str
 
 
+class ClosePositionCb(CallbackData, prefix="cp"):
+    """Preview closing the ``symbol`` position (``cp:`` + a symbol of 33 at most)."""
+
+    symbol: str
+
+
 class LevelCb(CallbackData, prefix="nl"):
     group: str
     level: str

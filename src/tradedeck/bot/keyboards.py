@@ -9,6 +9,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from tradedeck.bot.callbacks import (
     AmountCb,
     CancelOrderCb,
+    ClosePositionCb,
     FlowCancelCb,
     LevelCb,
     MenuCb,
@@ -109,6 +110,17 @@ def order_buttons(order_ids: Sequence[str]) -> list[list[InlineKeyboardButton]]:
         ]
         for oid in order_ids
     ]
+
+
+def position_buttons(symbols: Sequence[str]) -> list[list[InlineKeyboardButton]]:
+    """A close button per position, two to a row (a close still asks to confirm)."""
+    buttons = [
+        InlineKeyboardButton(
+            text=f"✖ Close {symbol}", callback_data=ClosePositionCb(symbol=symbol).pack()
+        )
+        for symbol in symbols
+    ]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
 
 def levels(current: dict[str, str], labels: dict[str, str]) -> InlineKeyboardMarkup:

@@ -61,7 +61,10 @@ def positions(services: Services, actor: Actor) -> Screen:
             f"<b>{escape(p.symbol)}</b> {money(p.amount)} @ {money(p.average_entry)} "
             f"→ {money(p.last_price)}\n   unrealized {pnl(p.unrealized_pnl, 8, p.quote)}"
         )
-    return Screen("\n".join(lines), keyboards.refresh("positions"))
+    closable = [p.symbol for p in views] if actor.can(Permission.TRADE) else []
+    return Screen(
+        "\n".join(lines), keyboards.refresh("positions", keyboards.position_buttons(closable))
+    )
 
 
 def _perpetual_position(p: PositionView) -> str:

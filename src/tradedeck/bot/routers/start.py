@@ -37,7 +37,8 @@ async def start(message: Message, actor: Actor) -> None:
 
 @router.message(Command("help"), flags={"command": "help"})
 async def help_(message: Message, actor: Actor) -> None:
-    lines = [f"<b>Commands for a {actor.role.value}</b>"]
+    role = actor.role.value
+    lines = [f"<b>Commands for {'an' if role[0] in 'aeiou' else 'a'} {role}</b>"]
     for spec in commands_for(actor.role):
         usage = f" {escape(spec.usage)}" if spec.usage else ""
         lines.append(f"/{spec.name}{usage} · {escape(spec.description)}")

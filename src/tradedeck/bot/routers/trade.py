@@ -13,7 +13,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from tradedeck.bot import keyboards
-from tradedeck.bot.callbacks import AmountCb, CancelOrderCb, FlowCancelCb, PickSymbolCb
+from tradedeck.bot.callbacks import (
+    AmountCb,
+    CancelOrderCb,
+    ClosePositionCb,
+    FlowCancelCb,
+    PickSymbolCb,
+)
 from tradedeck.bot.confirm import ask, done_text, refusal_text
 from tradedeck.bot.context import BotDeps
 from tradedeck.bot.formatting import code, escape, money
@@ -213,16 +219,31 @@ async def close(message: Message, command: CommandObject, actor: Actor, deps: Bo
     if not command.args:
         await message.answer("Usage: /close SYMBOL, e.g. <code>/close ETH/BTC</code>")
         return
+    await ask_close(message, actor, deps, command.args.strip())
+
+
+@router.callback_query(ClosePositionCb.filter(), flags=TRADER_PRIVATE)
+async def close_button(
+    query: CallbackQuery, callback_data: ClosePositionCb, actor: Actor, deps: BotDeps
+) -> None:
+    await ask_close(query, actor, deps, callback_data.symbol)
+
+
+async def ask_close(
+    target: Message | CallbackQuery, actor: Actor, deps: BotDeps, symbol: str
+) -> None:
+    """Preview selling (or, for a short, buying back) the whole position at market."""
+    reply = target.answer if isinstance(target, Message) else _alert(target)
     try:
-        market = deps.services.orders.market(command.args.strip())
+        market = deps.services.orders.market(symbol)
     except DomainError as error:
-        await message.answer(refusal(error))
+        await reply(refusal(error))
         return
     side, amount = deps.services.orders.closing(market.symbol)
     if amount <= 0:
-        await message.answer(f"No open {escape(market.symbol)} position to close.")
+        await reply(f"No open {escape(market.symbol)} position to close.")
         return
-    await preview_trade(message, actor, deps, side, market.symbol, str(amount), kind="close")
+    await preview_trade(target, actor, deps, side, market.symbol, str(amount), kind="close")
 
 
 @router.message(Command("cancel_order"), flags={"command": "cancel_order"})
