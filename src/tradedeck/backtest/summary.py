@@ -19,9 +19,10 @@ def headline(result: BacktestResult) -> str:
 def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
     """The figures as (name, text) rows: the CLI table and the Telegram card share them."""
     m = result.metrics
+    money = _in_cents if abs(m.start_equity) >= 1000 else _in_units
     return [
-        ("Start equity", _money(m.start_equity)),
-        ("End equity", _money(m.end_equity)),
+        ("Start equity", money(m.start_equity)),
+        ("End equity", money(m.end_equity)),
         ("Total return", _pct(m.total_return)),
         ("CAGR", _pct(m.cagr)),
         ("Sharpe", _ratio(m.sharpe)),
@@ -30,17 +31,21 @@ def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
         ("Trades", str(m.trades)),
         ("Win rate", _pct(m.win_rate)),
         ("Profit factor", _ratio(m.profit_factor)),
-        ("Average trade", "-" if m.average_trade is None else _money(m.average_trade)),
+        ("Average trade", "-" if m.average_trade is None else money(m.average_trade)),
         ("Exposure", _pct(m.exposure)),
-        ("Fees", _money(m.fees)),
+        ("Fees", money(m.fees)),
         ("Rejected orders", str(m.rejected_orders)),
     ]
 
 
-def _money(value: Decimal) -> str:
-    """Cents for large amounts; up to 8 places for small ones (BTC-quoted markets)."""
-    if abs(value) >= 1000:
-        return f"{value:,.2f}"
+# One precision for every amount of a result, chosen by the size of the account: cents
+# for a USDT-sized one (10,000.00 then 366.34, not 366.33553327), and up to 8 places for a
+# BTC-sized one, where 0.00012345 is a real difference.
+def _in_cents(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _in_units(value: Decimal) -> str:
     return fmt(round(value, 8)) or "0"
 
 

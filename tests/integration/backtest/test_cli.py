@@ -52,7 +52,7 @@ def test_backtest_prints_a_summary_and_writes_the_json_file(tmp_path: Path) -> N
         if line.startswith("│")
     }
     assert rows["Trades"] == "945"
-    assert rows["Fees"] == "0"
+    assert rows["Fees"] == "0.00"  # a 10M account reads in cents
     assert "100%" in done.stderr  # the progress bar ran to the end
 
     document = json.loads(out.read_text())
