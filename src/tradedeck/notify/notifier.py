@@ -546,18 +546,18 @@ def _role_suffix(data: Mapping[str, Any]) -> str:
 
 
 def _fee(fills: Sequence[Mapping[str, Any]], data: Mapping[str, Any]) -> str | None:
+    """The order's fee, rounded to 8 places as the bot's own replies show it (the exact
+    figure is in the fill's record)."""
     if data.get("fee") is not None:
-        return str(data["fee"])
-    total = Decimal(0)
-    found = False
-    for fill in fills:
-        value = _decimal(fill.get("fee"))
-        if value is not None:
-            total += value
-            found = True
-    if not found:
-        return None
-    return format(total.normalize(), "f") if total else "0"
+        total = _decimal(data["fee"])
+        if total is None:
+            return str(data["fee"])
+    else:
+        fees = [f for f in (_decimal(fill.get("fee")) for fill in fills) if f is not None]
+        if not fees:
+            return None
+        total = sum(fees, Decimal(0))
+    return fmt(round(total, 8)) or "0"
 
 
 def _quote(symbol: str) -> str | None:

@@ -125,6 +125,18 @@ async def test_unknown_levels_count_as_on_and_settings_metadata_is_complete() ->
     assert LEVELS == ("on", "silent", "off")
 
 
+def test_a_fill_shows_its_fee_to_8_places_like_the_confirmation_does() -> None:
+    fills = [
+        {"amount": "0.5", "price": "0.0956", "fee": "0.00004780383"},
+        {"amount": "0.5", "price": "0.0956", "fee": "0.00004780383"},
+    ]
+    data = {"symbol": "ETH/BTC", "side": "buy", "amount": "1", "filled": "1", "fills": fills}
+    text = render(Event(type=EventType.ORDER_FILLED, data=data))
+    assert "\nFee 0.00009561 BTC" in text, text
+    given = render(Event(type=EventType.ORDER_FILLED, data={**data, "fee": "0.5000"}))
+    assert "\nFee 0.5 BTC" in given, given
+
+
 def test_messages_escape_every_value_and_shorten_ids() -> None:
     text = render(
         Event(
