@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
+from tradedeck import __version__
 from tradedeck.alerts.service import AlertService
 from tradedeck.backtest.service import BacktestService
 from tradedeck.charts.service import ChartService
@@ -32,9 +33,17 @@ from tradedeck.marketdata.service import MarketDataService
 from tradedeck.notify.events import EventBus, InProcessBus
 from tradedeck.notify.redis_bus import RedisStreamsBus
 from tradedeck.ops.heartbeat_ping import MonitoringHeartbeat
+from tradedeck.ops.log_buffer import LogBuffer
 from tradedeck.ops.metrics import Metrics
+from tradedeck.ops.probes import (
+    exchange_probe,
+    kill_switch_probe,
+    market_data_probe,
+    watchdog_probe,
+)
 from tradedeck.ops.reports import CHECK_SECONDS as REPORT_CHECK_SECONDS
 from tradedeck.ops.reports import ReportService
+from tradedeck.ops.system import SystemService
 from tradedeck.security.oneshot import MemoryOneShotStore, OneShotStore, RedisOneShotStore
 from tradedeck.security.users import UserService
 from tradedeck.storage.alerts import AlertStore
@@ -85,6 +94,7 @@ class Services:
     trailing: TrailingStopService
     reports: ReportService
     monitoring: MonitoringHeartbeat
+    system: SystemService
     heartbeat: HeartbeatWriter | None = None  # for the watchdog; started last, stopped first
     checkpointer: WalCheckpointer | None = None  # a SQLite file's log, copied off the order path
     live: LiveTrading | None = None  # a real exchange (TRADEDECK_EXCHANGE), else None
@@ -108,6 +118,7 @@ class Services:
         if self.checkpointer is not None:
             await self.checkpointer.stop()
         await self.repository.engine.dispose()
+        self.system.logs.uninstall()
 
 
 @dataclass(slots=True)
@@ -222,6 +233,7 @@ async def start_services(
     (tests drive candles themselves)."""
     repository = await open_repository(settings)
     stack: list[Any] = []
+    logs = LogBuffer.install()  # from here on: what /logs and /errors answer from
     try:
         bus = build_bus(settings)
         metrics = metrics or Metrics()
@@ -340,6 +352,23 @@ async def start_services(
             settings, bus, kill_switch_active=lambda: kill_switch.active
         )
         schedule_monitoring(settings, scheduler, monitoring)
+        system = SystemService(
+            version=__version__,
+            engine=repository.engine,
+            data_dir=settings.data_dir,
+            logs=logs,
+            redis_url=settings.redis_url,
+            probes=[
+                exchange_probe(
+                    settings.exchange, lambda: None if live is None else (live.exchange, live.sync)
+                ),
+                market_data_probe(
+                    lambda: [marketdata.updated_at(s) for s in marketdata.markets],
+                    lambda: datetime.now(UTC),
+                ),
+                kill_switch_probe(kill_switch),
+            ],
+        )
         services = Services(
             settings=settings,
             repository=repository,
@@ -363,8 +392,10 @@ async def start_services(
             trailing=trailing,
             reports=reports,
             monitoring=monitoring,
+            system=system,
             live=live,
         )
+        system.add_probe(watchdog_probe(lambda: services.heartbeat))
         await bus.start()
         stack.append(bus)
         if live is not None:  # the exchange may have moved while we were down: read it first
@@ -391,6 +422,7 @@ async def start_services(
             with contextlib.suppress(Exception):
                 await item.stop()
         await repository.engine.dispose()
+        logs.uninstall()
         raise
 
 

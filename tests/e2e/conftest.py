@@ -77,6 +77,11 @@ class BotWorld:
         await self.app.start()
         await self.wait_registered()
 
+    async def close(self) -> None:
+        await self.stop_app()
+        await self.sandbox.stop()
+        await self.emulator.close()
+
     async def stop_app(self) -> None:
         if self.app is not None:
             await self.app.stop()
@@ -144,6 +149,4 @@ async def world(tmp_path: Path) -> AsyncIterator[BotWorld]:
     try:
         yield w
     finally:
-        await w.stop_app()
-        await w.sandbox.stop()
-        await w.emulator.close()
+        await w.close()

@@ -162,13 +162,14 @@ async def test_a_close_button_per_position_previews_and_confirms(world: BotWorld
     await alice.next_message(lambda m: "Filled" in m.text)
 
     await vic.send("/positions")
-    seen = await vic.next_message()
+    seen = await vic.next_message(lambda m: "Positions" in m.text)
     assert "ETH/BTC" in seen.text and labels(seen) == ["🔄 Refresh"]  # a viewer cannot close
 
+    await world.settle()  # the fill's push is out: the next messages are the screens
     await alice.send("/positions")
-    older = await alice.next_message()
+    older = await alice.next_message(lambda m: "Positions" in m.text)
     await alice.send("/positions")
-    positions = await alice.next_message()
+    positions = await alice.next_message(lambda m: "Positions" in m.text)
     assert labels(positions) == ["✖ Close ETH/BTC", "🔄 Refresh"]
     await alice.press("✖ Close ETH/BTC", message=positions)
     preview = await alice.next_message(lambda m: "Risk check" in m.text)

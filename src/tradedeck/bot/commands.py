@@ -55,6 +55,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("alerts", "Your price alerts"),
     CommandSpec("trail", "Trailing stop on a position", Role.TRADER, True, "SYMBOL N% [AMOUNT]"),
     CommandSpec("trails", "Your trailing stops", Role.TRADER),
+    CommandSpec("health", "Health checks and resources", Role.ADMIN),
+    CommandSpec("logs", "Recent log lines", Role.ADMIN, usage="[N] [LEVEL]"),
+    CommandSpec("errors", "Errors, grouped by kind", Role.ADMIN, usage="[HOURS]"),
 )
 BY_NAME = {spec.name: spec for spec in COMMANDS}
 

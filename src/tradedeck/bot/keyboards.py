@@ -51,6 +51,19 @@ def refresh(
     return InlineKeyboardMarkup(inline_keyboard=keyboard)
 
 
+SYSTEM_VIEWS = (("🩺 Health", "health"), ("📜 Logs", "logs"), ("⚠️ Errors", "errors"))
+
+
+def system_buttons() -> list[list[InlineKeyboardButton]]:
+    """One row to move between the admin's system screens."""
+    return [
+        [
+            InlineKeyboardButton(text=label, callback_data=RefreshCb(view=view).pack())
+            for label, view in SYSTEM_VIEWS
+        ]
+    ]
+
+
 def pager(view: str, page: int, pages: int) -> list[InlineKeyboardButton]:
     buttons = []
     if page > 0:

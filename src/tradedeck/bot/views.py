@@ -6,7 +6,6 @@ what a trader sees does not depend on how they got there.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,6 @@ from tradedeck.services import Services
 from tradedeck.trading.portfolio import PositionView
 
 PAGE_SIZE = 8
-STARTED = time.monotonic()
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +197,7 @@ async def status(services: Services, actor: Actor) -> Screen:
     _, equity = services.portfolio.balances(actor)
     open_orders = len(services.orders.exchange.open_orders())
     open_positions = len(services.portfolio.positions(actor))  # perpetuals: the exchange's
-    uptime = timedelta(seconds=int(time.monotonic() - STARTED))
+    uptime = timedelta(seconds=int(services.system.uptime_seconds))
     if state.active:
         since = state.changed_at.strftime("%Y-%m-%d %H:%M UTC") if state.changed_at else "?"
         kill = f"🛑 <b>ACTIVE</b> since {since} by {escape(state.actor)}: {escape(state.reason)}"
@@ -215,7 +213,8 @@ async def status(services: Services, actor: Actor) -> Screen:
             f"{datetime.now(UTC).strftime('%H:%M:%S UTC')}",
         ]
     )
-    return Screen(text, keyboards.refresh("status"))
+    extra = keyboards.system_buttons() if actor.can(Permission.VIEW_SYSTEM) else None
+    return Screen(text, keyboards.refresh("status", extra))
 
 
 SHOWN_IN_LIST = 20

@@ -26,6 +26,7 @@ class Permission(StrEnum):
     MANAGE_RISK = "manage_risk"
     MANAGE_USERS = "manage_users"
     MANAGE_JOBS = "manage_jobs"  # run a scheduled job (scan, revalidation, ...) by hand
+    VIEW_SYSTEM = "view_system"  # resources, logs and errors: they name users and hosts
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

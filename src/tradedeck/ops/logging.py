@@ -98,6 +98,43 @@ def _parse_level(level: str) -> int:
         raise ValueError(f"unknown log level {level!r}") from None
 
 
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def build_formatter(*, json: bool = True) -> logging.Formatter:
+    """The one rendering of a log record, structlog's or the standard library's: JSON (or
+    a console line), with every secret masked. The stderr handler and the in-memory
+    buffer behind /logs (``ops/log_buffer.py``) both use it, so they never disagree."""
+    renderer: Processor
+    if json:
+        renderer = structlog.processors.JSONRenderer()
+        finishing: list[Processor] = [structlog.processors.format_exc_info]
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        finishing = []
+    return structlog.stdlib.ProcessorFormatter(
+        # Only records from the standard library run this chain; ExtraAdder keeps their
+        # ``extra=`` fields, which then pass through redaction like any other field.
+        foreign_pre_chain=[
+            *_shared_processors(),
+            structlog.stdlib.ExtraAdder(),
+            _drop_color,
+            redact_secrets,
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *finishing,
+            renderer,
+        ],
+    )
+
+
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     """Route structlog and standard logging to one stderr handler rendering JSON lines.
 
@@ -109,35 +146,8 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     uvicorn installs its own handlers again on startup.
     """
     level_no = _parse_level(level)
-    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
-    shared: list[Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.add_log_level,
-        timestamper,
-    ]
-
-    renderer: Processor
-    if json:
-        renderer = structlog.processors.JSONRenderer()
-        finishing: list[Processor] = [structlog.processors.format_exc_info]
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-        finishing = []
-
-    formatter = structlog.stdlib.ProcessorFormatter(
-        # Only records from the standard library run this chain; ExtraAdder keeps their
-        # ``extra=`` fields, which then pass through redaction like any other field.
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color, redact_secrets],
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *finishing,
-            renderer,
-        ],
-    )
-
     handler = _StderrHandler()
-    handler.setFormatter(formatter)
+    handler.setFormatter(build_formatter(json=json))
 
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
@@ -147,6 +157,9 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     # aiogram logs every handled update at INFO; the audit trail already records each
     # one with its outcome, so a second line per update is only cost and noise.
     logging.getLogger("aiogram.event").setLevel(max(level_no, logging.WARNING))
+    # httpx logs every request's full URL at INFO, and URLs carry secrets here: the
+    # webhook's secret path (the sandbox delivers updates with httpx), a heartbeat URL.
+    logging.getLogger("httpx").setLevel(max(level_no, logging.WARNING))
 
     for name in _ADOPTED_LOGGERS:
         adopted = logging.getLogger(name)
@@ -158,7 +171,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
-            *shared,
+            *_shared_processors(),
             structlog.stdlib.PositionalArgumentsFormatter(),
             structlog.processors.StackInfoRenderer(),
             # Before the event leaves structlog: the record it becomes may also reach

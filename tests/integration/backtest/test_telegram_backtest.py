@@ -20,9 +20,7 @@ async def world(tmp_path: Path) -> AsyncIterator[BotWorld]:
     try:
         yield w
     finally:
-        await w.stop_app()
-        await w.sandbox.stop()
-        await w.emulator.close()
+        await w.close()
 
 
 def figure(text: str, name: str) -> str:

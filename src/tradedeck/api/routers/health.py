@@ -6,8 +6,8 @@ from fastapi import APIRouter, Response
 
 from tradedeck import __version__
 from tradedeck.api.deps import ServicesDep
+from tradedeck.ops.probes import watchdog_seen
 from tradedeck.services import Services
-from tradedeck.watchdog.status import alive_within
 
 router = APIRouter(tags=["health"])
 
@@ -40,18 +40,9 @@ def _live(services: Services) -> dict[str, object]:
 
 
 def _watchdog(services: Services) -> dict[str, object]:
-    """Whether a watchdog guards this process, from the newest watchdog beat the heartbeat
-    writer saw (it looks every beat, so the answer lags by at most one heartbeat)."""
-    writer = services.heartbeat
-    beat = writer.watchdog if writer is not None else None
-    if writer is None or beat is None:
-        return {"alive": False, "last_seen_seconds": None, "id": None}
-    age = beat.age()
-    return {
-        "alive": age <= alive_within(beat) + writer.interval,
-        "last_seen_seconds": round(age, 1),
-        "id": beat.owner,
-    }
+    """Whether a watchdog guards this process (see ``ops.probes.watchdog_seen``)."""
+    seen = watchdog_seen(services.heartbeat)
+    return {"alive": seen.alive, "last_seen_seconds": seen.last_seen_seconds, "id": seen.owner}
 
 
 @router.get("/metrics", include_in_schema=False)

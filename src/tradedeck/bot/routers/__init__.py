@@ -13,6 +13,7 @@ from tradedeck.bot.routers import (
     scan,
     settings,
     start,
+    system,
     trade,
     trailing,
 )
@@ -22,7 +23,19 @@ def build_router() -> Router:
     root = Router(name="tradedeck")
     # The trade flow first: its state filters must see typed amounts before anything else.
     # The scan's page and refresh buttons before portfolio's, which take any other view.
-    areas = (trade, control, scan, portfolio, chart, backtest, alerts, trailing, settings, start)
+    areas = (
+        trade,
+        control,
+        scan,
+        portfolio,
+        chart,
+        backtest,
+        alerts,
+        trailing,
+        settings,
+        system,
+        start,
+    )
     for module in areas:
         root.include_router(module.router.build())
     return root

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from tradedeck.bot import views
+from tradedeck.bot import system_views, views
 from tradedeck.bot.callbacks import PageCb, RefreshCb
 from tradedeck.bot.context import BotDeps
 from tradedeck.bot.replies import edit, refusal, send
@@ -13,6 +13,7 @@ from tradedeck.bot.routing import Routes
 from tradedeck.bot.views import Screen
 from tradedeck.domain.errors import DomainError
 from tradedeck.domain.roles import Actor
+from tradedeck.ops.log_buffer import LEVELS
 from tradedeck.services import Services
 
 router = Routes("portfolio")
@@ -81,6 +82,12 @@ async def render(view: str, services: Services, actor: Actor, page: int = 0) -> 
         return views.markets(services, actor)
     if view == "status":
         return await views.status(services, actor)
+    if view == "health":
+        return await system_views.health(services, actor)
+    if view == "logs" or (view.startswith("logs_") and view[5:] in LEVELS):
+        return system_views.logs(services, actor, level=view[5:] or "info")
+    if view == "errors":
+        return system_views.errors(services, actor)
     return Screen("This view no longer exists; try /start.")
 
 
