@@ -110,6 +110,35 @@ async def test_kill_refuses_buys_until_an_admin_resumes(world: BotWorld) -> None
     await alice.next_message(lambda m: "Filled" in m.text)
 
 
+async def test_the_status_screen_halts_and_resumes_trading_by_role(world: BotWorld) -> None:
+    root, alice, vic = world.user(ROOT), world.user(ALICE), world.user(VIC)
+    await vic.send("/status")
+    assert labels(await vic.next_message()) == ["🔄 Refresh"]  # a viewer may not halt
+
+    await alice.send("/status")
+    status = await alice.next_message(lambda m: "Kill switch" in m.text)
+    assert labels(status) == ["🛑 Halt trading", "🔄 Refresh"]
+    await alice.press("🛑 Halt trading")
+    ask = await alice.next_message(lambda m: "Activate the kill switch?" in m.text)
+    assert "Reason: kill switch pulled from Telegram" in ask.text
+    await alice.press("✅ Confirm")
+    await alice.next_message(lambda m: "Kill switch activated" in m.text)
+    assert world.services.kill_switch.active
+
+    await alice.send("/status")
+    halted = await alice.next_message(lambda m: "ACTIVE" in m.text)
+    assert labels(halted) == ["🔄 Refresh"]  # only an admin resumes
+
+    await root.send("/status")
+    admin_view = await root.next_message(lambda m: "ACTIVE" in m.text)
+    assert "✅ Resume trading" in labels(admin_view)
+    await root.press("✅ Resume trading")
+    await root.next_message(lambda m: "Resume trading?" in m.text)
+    await root.press("✅ Confirm")
+    await root.next_message(lambda m: "Trading resumed" in m.text)
+    assert not world.services.kill_switch.active
+
+
 async def test_status_help_orders_pnl_and_settings(world: BotWorld) -> None:
     alice, root = world.user(ALICE), world.user(ROOT)
     await root.send("/help")

@@ -32,6 +32,12 @@ class CancelOrderCb(CallbackData, prefix="co"):
     order_id: str
 
 
+class KillSwitchCb(CallbackData, prefix="ks"):
+    """Ask to halt (``on``) or resume trading; the confirmation does the rest."""
+
+    on: bool
+
+
 class ClosePositionCb(CallbackData, prefix="cp"):
     """Preview closing the ``symbol`` position (``cp:`` + a symbol of 33 at most)."""
 

@@ -11,6 +11,7 @@ from tradedeck.bot.callbacks import (
     CancelOrderCb,
     ClosePositionCb,
     FlowCancelCb,
+    KillSwitchCb,
     LevelCb,
     MenuCb,
     PageCb,
@@ -49,6 +50,12 @@ def refresh(
         [InlineKeyboardButton(text="🔄 Refresh", callback_data=RefreshCb(view=view).pack())]
     )
     return InlineKeyboardMarkup(inline_keyboard=keyboard)
+
+
+def kill_switch_button(active: bool) -> list[InlineKeyboardButton]:
+    """Halt trading, or resume it once halted; either still asks to confirm."""
+    label = "✅ Resume trading" if active else "🛑 Halt trading"
+    return [InlineKeyboardButton(text=label, callback_data=KillSwitchCb(on=not active).pack())]
 
 
 SYSTEM_VIEWS = (("🩺 Health", "health"), ("📜 Logs", "logs"), ("⚠️ Errors", "errors"))

@@ -213,7 +213,9 @@ async def status(services: Services, actor: Actor) -> Screen:
             f"{datetime.now(UTC).strftime('%H:%M:%S UTC')}",
         ]
     )
-    extra = keyboards.system_buttons() if actor.can(Permission.VIEW_SYSTEM) else None
+    extra = keyboards.system_buttons() if actor.can(Permission.VIEW_SYSTEM) else []
+    if actor.can(Permission.KILL_RESUME if state.active else Permission.KILL_ACTIVATE):
+        extra.append(keyboards.kill_switch_button(state.active))
     return Screen(text, keyboards.refresh("status", extra))
 
 

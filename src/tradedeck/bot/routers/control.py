@@ -1,11 +1,13 @@
-"""/status, /kill and /resume."""
+"""/status, /kill and /resume, and the kill switch button of the status screen."""
 
 from __future__ import annotations
 
+from aiogram import F
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 from tradedeck.bot import views
+from tradedeck.bot.callbacks import KillSwitchCb
 from tradedeck.bot.confirm import ask
 from tradedeck.bot.context import BotDeps
 from tradedeck.bot.formatting import escape
@@ -21,14 +23,35 @@ async def status(message: Message, actor: Actor, deps: BotDeps) -> None:
     await send(message, await views.status(deps.services, actor))
 
 
+DEFAULT_REASON = "kill switch pulled from Telegram"
+
+
 @router.message(Command("kill"), flags={"command": "kill"})
 async def kill(message: Message, command: CommandObject, deps: BotDeps) -> None:
-    reason = (command.args or "").strip()[:300] or "kill switch pulled from Telegram"
-    assert message.from_user is not None
+    await ask_kill(message, deps, (command.args or "").strip()[:300] or DEFAULT_REASON)
+
+
+@router.message(Command("resume"), flags={"command": "resume"})
+async def resume(message: Message, deps: BotDeps) -> None:
+    await ask_resume(message, deps)
+
+
+@router.callback_query(KillSwitchCb.filter(F.on), flags={"role": "trader", "private": True})
+async def kill_button(query: CallbackQuery, deps: BotDeps) -> None:
+    await ask_kill(query, deps, DEFAULT_REASON)
+
+
+@router.callback_query(KillSwitchCb.filter(~F.on), flags={"role": "admin", "private": True})
+async def resume_button(query: CallbackQuery, deps: BotDeps) -> None:
+    await ask_resume(query, deps)
+
+
+async def ask_kill(target: Message | CallbackQuery, deps: BotDeps, reason: str) -> None:
+    assert target.from_user is not None
     await ask(
-        message,
+        target,
         deps,
-        message.from_user.id,
+        target.from_user.id,
         "kill",
         {"reason": reason},
         f"🛑 <b>Activate the kill switch?</b>\nAll trading stops and every open order is "
@@ -36,17 +59,20 @@ async def kill(message: Message, command: CommandObject, deps: BotDeps) -> None:
     )
 
 
-@router.message(Command("resume"), flags={"command": "resume"})
-async def resume(message: Message, deps: BotDeps) -> None:
+async def ask_resume(target: Message | CallbackQuery, deps: BotDeps) -> None:
     state = await deps.services.kill_switch.refresh()
     if not state.active:
-        await message.answer("The kill switch is not active; trading is allowed.")
+        text = "The kill switch is not active; trading is allowed."
+        if isinstance(target, CallbackQuery):
+            await target.answer(text, show_alert=True)
+        else:
+            await target.answer(text)
         return
-    assert message.from_user is not None
+    assert target.from_user is not None
     await ask(
-        message,
+        target,
         deps,
-        message.from_user.id,
+        target.from_user.id,
         "resume",
         {},
         f"✅ <b>Resume trading?</b>\nThe kill switch was activated by {escape(state.actor)}: "
