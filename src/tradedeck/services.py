@@ -32,6 +32,8 @@ from tradedeck.marketdata.live_feed import LiveMarketData
 from tradedeck.marketdata.service import MarketDataService
 from tradedeck.notify.events import EventBus, InProcessBus
 from tradedeck.notify.redis_bus import RedisStreamsBus
+from tradedeck.ops.error_alerts import CHECK_SECONDS as ERROR_CHECK_SECONDS
+from tradedeck.ops.error_alerts import ErrorAlerts
 from tradedeck.ops.heartbeat_ping import MonitoringHeartbeat
 from tradedeck.ops.log_buffer import LogBuffer
 from tradedeck.ops.metrics import Metrics
@@ -352,6 +354,9 @@ async def start_services(
             settings, bus, kill_switch_active=lambda: kill_switch.active
         )
         schedule_monitoring(settings, scheduler, monitoring)
+        scheduler.add(
+            "errors.push", ERROR_CHECK_SECONDS, ErrorAlerts(logs, bus).check, initial_delay=5.0
+        )
         system = SystemService(
             version=__version__,
             engine=repository.engine,

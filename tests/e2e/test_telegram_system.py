@@ -11,6 +11,7 @@ import structlog
 
 from tests.e2e.conftest import ALICE, ROOT, BotWorld, labels, make_world
 from tests.unit.ops.test_logging import restore_logging as restore_logging  # autouse
+from tradedeck.domain.roles import SYSTEM
 from tradedeck.ops.logging import configure_logging
 
 
@@ -46,6 +47,10 @@ async def test_an_admin_reads_health_logs_and_errors(logged_world: BotWorld) -> 
     errors = await root.next_message()
     assert "Errors · 2 in the last 24 h, 1 kinds" in errors.text
     assert "feed_failed ×2" in errors.text and "tradedeck.feed" in errors.text
+
+    await world.services.jobs.run(SYSTEM, "errors.push", wait=True)  # every 10 s when running
+    pushed = await root.next_message(lambda m: m.text.startswith("🚨"))
+    assert pushed.text == "🚨 Error · tradedeck.feed\nfeed_failed ×2: symbol=LTC/BTC"
 
     await root.send("/logs many")
     usage = await root.next_message()

@@ -18,13 +18,14 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from tradedeck.ops.logging import build_formatter
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 """Level names as the log writes them, least severe first."""
 
+T = TypeVar("T")
 _MAIN_KEYS = frozenset({"event", "level", "logger", "timestamp", "exception"})
 
 
@@ -68,7 +69,8 @@ class LogBuffer(logging.Handler):
     ) -> None:
         super().__init__(level)
         self._lines: deque[LogLine] = deque(maxlen=capacity)
-        self._errors: deque[LogLine] = deque(maxlen=error_capacity)
+        self._errors: deque[tuple[int, LogLine]] = deque(maxlen=error_capacity)
+        self._error_count = 0  # errors ever kept: the sequence number of the newest
         self.setFormatter(build_formatter(json=True))
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -79,7 +81,8 @@ class LogBuffer(logging.Handler):
             return
         self._lines.append(line)
         if line.is_error:
-            self._errors.append(line)
+            self._error_count += 1
+            self._errors.append((self._error_count, line))
 
     def lines(self, limit: int = 20, min_level: str = "info") -> list[LogLine]:
         """The newest ``limit`` lines at ``min_level`` or above, oldest first."""
@@ -95,21 +98,19 @@ class LogBuffer(logging.Handler):
 
     def errors(self, since: datetime) -> list[ErrorGroup]:
         """Errors since ``since``, grouped by kind, the most recent kind first."""
-        groups: dict[tuple[str, str], list[LogLine]] = {}
-        for line in self._snapshot(self._errors):
-            if line.at >= since:
-                groups.setdefault((line.logger, line.event), []).append(line)
-        found = [
-            ErrorGroup(logger, event, len(lines), lines[0].at, lines[-1].at, lines[-1])
-            for (logger, event), lines in groups.items()
-        ]
-        found.sort(key=lambda g: g.last_at, reverse=True)
-        return found
+        return group_errors(line for _, line in self._snapshot(self._errors) if line.at >= since)
+
+    def errors_after(self, seen: int) -> tuple[list[LogLine], int]:
+        """The errors kept since the one numbered ``seen`` (0: all), and the newest number:
+        pass it back next time to get only what came after."""
+        kept = self._snapshot(self._errors)
+        newest = kept[-1][0] if kept else seen
+        return [line for number, line in kept if number > seen], newest
 
     def error_count(self, since: datetime) -> int:
-        return sum(1 for line in self._snapshot(self._errors) if line.at >= since)
+        return sum(1 for _, line in self._snapshot(self._errors) if line.at >= since)
 
-    def _snapshot(self, lines: Iterable[LogLine]) -> list[LogLine]:
+    def _snapshot(self, lines: Iterable[T]) -> list[T]:
         self.acquire()  # the lock emit runs under: no append while we copy
         try:
             return list(lines)
@@ -124,6 +125,19 @@ class LogBuffer(logging.Handler):
 
     def uninstall(self, root: logging.Logger | None = None) -> None:
         (root or logging.getLogger()).removeHandler(self)
+
+
+def group_errors(lines: Iterable[LogLine]) -> list[ErrorGroup]:
+    """Errors grouped by kind (logger and event), the most recent kind first."""
+    groups: dict[tuple[str, str], list[LogLine]] = {}
+    for line in lines:
+        groups.setdefault((line.logger, line.event), []).append(line)
+    found = [
+        ErrorGroup(logger, event, len(lines), lines[0].at, lines[-1].at, lines[-1])
+        for (logger, event), lines in groups.items()
+    ]
+    found.sort(key=lambda g: g.last_at, reverse=True)
+    return found
 
 
 def parse_line(rendered: str) -> LogLine:
