@@ -24,6 +24,7 @@ from tradedeck.api.routers import alerts as alert_routes
 from tradedeck.api.routers import backtests as backtest_routes
 from tradedeck.api.routers import charts as chart_routes
 from tradedeck.api.routers import control, exchange, health, markets, orders, portfolio, signals
+from tradedeck.api.routers import dashboard as dashboard_routes
 from tradedeck.api.routers import scans as scan_routes
 from tradedeck.api.routers import strategies as strategy_routes
 from tradedeck.api.routers import system as system_routes
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, *, start_feed: bool = True) -> 
     app.include_router(alert_routes.router)
     app.include_router(trailing_routes.router)
     app.include_router(system_routes.router)
+    app.include_router(dashboard_routes.router)
     if emulator is not None:
         emulator.default_token = SANDBOX_TOKEN
         # The web chat's user has "started" the bot, so pushes before the page is opened
