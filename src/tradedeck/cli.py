@@ -93,11 +93,14 @@ def run() -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    base = f"http://{settings.host}:{settings.port}"
     typer.echo(
-        f"tradedeck {__version__}: http://{settings.host}:{settings.port} "
-        f"(data in {settings.data_dir.resolve()})",
+        f"tradedeck {__version__}: {base} (data in {settings.data_dir.resolve()})\n"
+        f"  dashboard: {base}/dashboard (sign in with a token from `tradedeck users add`)",
         err=True,
     )
+    if settings.telegram == "auto" and settings.telegram_token is None:
+        typer.echo(f"  Telegram sandbox chat: {base}/sandbox", err=True)
     app = create_app(settings)
     tune_garbage_collector()
     quiet = _ExplainedStartupFailure(app.state)

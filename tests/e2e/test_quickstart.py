@@ -81,6 +81,9 @@ def test_quickstart_run_buy_restart(env: dict[str, str], tmp_path: Path) -> None
     port = int(env["TRADEDECK_PORT"])
     app = Running(env, port, tmp_path / "run.log")
     try:
+        banner = (tmp_path / "run.log").read_text()
+        assert f"dashboard: http://127.0.0.1:{port}/dashboard" in banner
+        assert f"Telegram sandbox chat: http://127.0.0.1:{port}/sandbox" in banner
         made = cli(env, "users", "add", "alice", "--role", "trader")
         assert made.returncode == 0, made.stderr
         token = made.stdout.strip().splitlines()[-1]
