@@ -316,6 +316,8 @@ trailing_stops = Table(
     Column("trigger_price", Money, nullable=True),
     Column("order_id", String(64), nullable=True),
     Column("reason", Text, nullable=True),
+    # "long": peak is the highest price, the stop sells; "short": the lowest, it buys back.
+    Column("guards", String(8), nullable=False, server_default="long"),
     Index("ix_trailing_stops_user_id", "user_id", "id"),
     Index("ix_trailing_stops_triggered_at", "triggered_at"),
 )

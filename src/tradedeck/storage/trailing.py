@@ -2,8 +2,9 @@
 triggered exactly once.
 
 Triggering is a conditional update (``triggered_at IS NULL``): when two replicas see the
-same falling candle, one of them wins the row and only that one sells. A peak is only
-ever raised, never lowered, so a replica that saw fewer prices cannot undo another's.
+same falling candle, one of them wins the row and only that one sells. A peak only ever
+moves the stop's way (up for a long, down for a short), so a replica that saw fewer
+prices cannot undo another's.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradedeck.domain.roles import Role
 from tradedeck.storage import models as m
-from tradedeck.trading.trailing_rules import TrailingStop, TrailSpec
+from tradedeck.trading.trailing_rules import Guards, TrailingStop, TrailSpec, improves
 
 _T = m.trailing_stops
 
@@ -28,9 +29,15 @@ class TrailingStopStore:
         self.engine = engine
 
     async def create(
-        self, user_id: int, spec: TrailSpec, peak: Decimal, created_at: datetime
+        self,
+        user_id: int,
+        spec: TrailSpec,
+        peak: Decimal,
+        created_at: datetime,
+        guards: Guards = Guards.LONG,
     ) -> TrailingStop:
         values = {
+            "guards": guards.value,
             "user_id": user_id,
             "symbol": spec.symbol,
             "trail_percent": spec.trail_percent,
@@ -42,7 +49,14 @@ class TrailingStopStore:
             result = await conn.execute(insert(_T).values(**values))
             stop_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return TrailingStop(
-            stop_id, user_id, spec.symbol, spec.trail_percent, spec.amount, peak, created_at
+            stop_id,
+            user_id,
+            spec.symbol,
+            spec.trail_percent,
+            spec.amount,
+            peak,
+            created_at,
+            guards=guards,
         )
 
     async def get(self, stop_id: int) -> TrailingStop | None:
@@ -79,21 +93,21 @@ class TrailingStopStore:
         return bool(result.rowcount)
 
     async def raise_peaks(self, peaks: Sequence[tuple[int, Decimal]]) -> None:
-        """Store higher peaks for active stops in one transaction; a stored peak that is
-        already higher (another replica's) stays. The comparison is made here, not in SQL:
-        on SQLite money is text, which does not compare as numbers."""
+        """Store peaks that moved, for active stops, in one transaction; a stored peak that
+        is already further (another replica's) stays. The comparison is made here, not in
+        SQL: on SQLite money is text, which does not compare as numbers."""
         if not peaks:
             return
         async with self.engine.begin() as conn:
             for stop_id, peak in peaks:
                 stored = (
                     await conn.execute(
-                        select(_T.c.peak)
+                        select(_T.c.peak, _T.c.guards)
                         .where(_T.c.id == stop_id, _T.c.triggered_at.is_(None))
                         .with_for_update()
                     )
-                ).scalar()
-                if stored is not None and stored < peak:
+                ).first()
+                if stored is not None and improves(Guards(stored.guards), peak, stored.peak):
                     await conn.execute(update(_T).where(_T.c.id == stop_id).values(peak=peak))
 
     async def trigger_many(
@@ -145,4 +159,5 @@ def _stop(row: Any) -> TrailingStop:
         trigger_price=row["trigger_price"],
         order_id=row["order_id"],
         reason=row["reason"],
+        guards=Guards(row["guards"]),
     )

@@ -1,5 +1,6 @@
 """Trailing stops as a service: a trader sets one on a position, every price the platform
-sees moves its peak, and a fall through its level sells through the one trading path.
+sees moves its peak, and a fall through its level sells through the one trading path (on
+a perpetual short: the lowest price, and a rise through its level buys back).
 
 The sell is an ordinary market order placed with ``OrderManager.place`` in the owner's
 name (rebuilt from the users table, so a demoted or revoked owner trades no more than
@@ -37,11 +38,15 @@ from tradedeck.storage.trailing import TrailingStopStore
 from tradedeck.trading.order_manager import OrderManager
 from tradedeck.trading.requests import OrderRequest
 from tradedeck.trading.trailing_rules import (
+    Guards,
     StopStatus,
     TrailingStop,
     TrailSpec,
+    best,
     check_trail,
+    extreme_name,
     follow,
+    improves,
     new_extremes,
 )
 
@@ -98,13 +103,7 @@ class TrailingStopService:
         user_id = _owner(actor)
         market = self._orders.market(spec.symbol)  # InvalidInput("unknown_symbol")
         trail = check_trail(spec.trail_percent)
-        position = self._orders.position(market.symbol)
-        held = position.amount if position is not None else ZERO
-        if held < 0:
-            raise Conflict(
-                "short_position",
-                f"{market.symbol} is short: a trailing stop sells, so it protects longs only",
-            )
+        guards, held = self._protected(market.symbol)
         if held <= 0:
             raise Conflict(
                 "no_position", f"there is no {market.symbol} position to protect; buy first"
@@ -126,7 +125,7 @@ class TrailingStopService:
                 f"you have {self._max_active} active trailing stops already; delete one first",
             )
         stop = await self._store.create(
-            user_id, TrailSpec(market.symbol, trail, spec.amount), price, self._now()
+            user_id, TrailSpec(market.symbol, trail, spec.amount), price, self._now(), guards
         )
         async with self._lock:
             self._watch(stop)
@@ -137,8 +136,18 @@ class TrailingStopService:
             symbol=stop.symbol,
             trail_percent=fmt(trail),
             peak=fmt(price),
+            guards=guards.value,
         )
         return stop
+
+    def _protected(self, symbol: str) -> tuple[Guards, Decimal]:
+        """Which way the position in ``symbol`` points and how much of it there is. A
+        perpetual short is what closing it buys back; a long is the position held."""
+        side, closable = self._orders.closing(symbol)
+        if side is Side.BUY:
+            return Guards.SHORT, closable
+        position = self._orders.position(symbol)
+        return Guards.LONG, max(position.amount, ZERO) if position is not None else ZERO
 
     async def list_stops(self, actor: Actor, *, everyone: bool = False) -> list[TrailingStop]:
         """The actor's stops, newest first; ``everyone`` (admins only) lists all users'."""
@@ -202,7 +211,7 @@ class TrailingStopService:
         if fresh is None:
             return None
         watch.seen = candle
-        step = follow(watch.peak, watch.stop.trail_percent, candle.close, fresh)
+        step = follow(watch.peak, watch.stop.trail_percent, candle.close, fresh, watch.stop.guards)
         watch.peak = step.peak
         return step.trigger
 
@@ -220,7 +229,7 @@ class TrailingStopService:
             watch
             for watches in self._watching.values()
             for watch in watches.values()
-            if watch.peak > watch.saved_peak
+            if improves(watch.stop.guards, watch.peak, watch.saved_peak)
             and now - watch.saved_at >= wait
             and watch.stop.id not in exclude
         ]
@@ -250,8 +259,8 @@ class TrailingStopService:
         return triggered
 
     async def _sell(self, stop: TrailingStop) -> None:
-        """Sell what the triggered ``stop`` protects, in its owner's name, and record how
-        it went."""
+        """Close what the triggered ``stop`` protects (sell a long, buy back a short), in
+        its owner's name, and record how it went."""
         log.info(
             "trailing_stop_triggered",
             stop_id=stop.id,
@@ -279,13 +288,17 @@ class TrailingStopService:
         log.info("trailing_stop_sold", stop_id=stop.id, order_id=order.id)
 
     def _sale(self, stop: TrailingStop) -> OrderRequest:
-        """The market sell: the stop's amount, never more than can be sold now (a part of
-        the position may have been sold or held by an order since it was set)."""
-        available = self._orders.closable_amount(stop.symbol)
+        """The closing market order: the stop's amount, never more than can be closed now
+        (a part of the position may have been closed or held by an order since it was
+        set, or the position may point the other way by now)."""
+        side, available = self._orders.closing(stop.symbol)
+        wanted = Side.BUY if stop.guards is Guards.SHORT else Side.SELL
+        if side is not wanted:
+            available = ZERO
         amount = available if stop.amount is None else min(stop.amount, available)
         if amount <= 0:
-            raise Conflict("no_position", f"there is no {stop.symbol} position left to sell")
-        return OrderRequest(stop.symbol, Side.SELL, OrderType.MARKET, amount, source=SOURCE)
+            raise Conflict("no_position", f"there is no {stop.symbol} position left to close")
+        return OrderRequest(stop.symbol, wanted, OrderType.MARKET, amount, source=SOURCE)
 
     async def _refused(self, stop: TrailingStop, code: str, detail: str) -> None:
         await self._store.record_outcome(stop.id, None, detail)
@@ -301,8 +314,9 @@ class TrailingStopService:
                     "reason": code,
                     "detail": (
                         f"Trailing stop #{stop.id} hit {fmt(stop.trigger_price)} "
-                        f"(peak {fmt(stop.peak)}, {fmt(stop.trail_percent)}% trail) "
-                        f"but nothing was sold: {detail}"
+                        f"({extreme_name(stop.guards)} {fmt(stop.peak)}, "
+                        f"{fmt(stop.trail_percent)}% trail) but nothing was "
+                        f"{'bought back' if stop.guards is Guards.SHORT else 'sold'}: {detail}"
                     ),
                 },
             )
@@ -319,7 +333,11 @@ class TrailingStopService:
     def _current(self, stop: TrailingStop) -> TrailingStop:
         """``stop`` with the peak this process has seen, which may not be written yet."""
         watch = self._watching.get(stop.symbol, {}).get(stop.id)
-        if watch is None or stop.status is not StopStatus.ACTIVE or watch.peak <= stop.peak:
+        if (
+            watch is None
+            or stop.status is not StopStatus.ACTIVE
+            or not improves(stop.guards, watch.peak, stop.peak)
+        ):
             return stop
         return replace(stop, peak=watch.peak)
 
@@ -336,8 +354,9 @@ class TrailingStopService:
                 self._watch(stop)
                 continue
             watch.stop = stop
-            watch.peak = max(watch.peak, stop.peak)  # another replica may have seen higher
-            watch.saved_peak = max(watch.saved_peak, stop.peak)
+            # Another replica may have seen further.
+            watch.peak = best(stop.guards, watch.peak, stop.peak)
+            watch.saved_peak = best(stop.guards, watch.saved_peak, stop.peak)
             self._watching.setdefault(stop.symbol, {})[stop.id] = watch
         self._loaded_at = self._clock()
 

@@ -1,8 +1,10 @@
 """What a trader's trailing stop is and when it fires, with no I/O, so the bot, the REST
 API and the evaluator read ``/trail ETH/BTC 3%`` and judge a candle the same way.
 
-A trailing stop protects a position: it remembers the highest price seen since it was set
-(the peak) and sells when the price falls ``trail`` percent below it. The trail is always
+A trailing stop protects a position: on a long it remembers the highest price seen since
+it was set (the peak) and sells when the price falls ``trail`` percent below it; on a
+perpetual short it remembers the lowest price (stored in the same ``peak`` field) and
+buys back when the price rises ``trail`` percent above it. The trail is always
 written as a percentage (``3%`` or ``3``; ``0.5`` is half a percent), never as a fraction,
 so one number cannot mean two things.
 
@@ -40,6 +42,13 @@ class StopStatus(StrEnum):
     TRIGGERED = "triggered"
 
 
+class Guards(StrEnum):
+    """Which way the protected position points, and so which way the stop trails."""
+
+    LONG = "long"
+    SHORT = "short"
+
+
 @dataclass(frozen=True, slots=True)
 class TrailSpec:
     """What the trader asked for; the amount is ``None`` for "the whole position"."""
@@ -62,6 +71,7 @@ class TrailingStop:
     trigger_price: Decimal | None = None
     order_id: str | None = None
     reason: str | None = None
+    guards: Guards = Guards.LONG
 
     @property
     def status(self) -> StopStatus:
@@ -69,8 +79,9 @@ class TrailingStop:
 
     @property
     def level(self) -> Decimal:
-        """The price at or below which the stop sells."""
-        return stop_level(self.peak, self.trail_percent)
+        """The price at or below which a long's stop sells (at or above which a short's
+        buys back)."""
+        return stop_level(self.peak, self.trail_percent, self.guards)
 
 
 def parse_trail(text: str) -> Decimal:
@@ -113,9 +124,26 @@ def parse_command(text: str) -> TrailSpec:
     return TrailSpec(normalize_symbol(parts[0]), parse_trail(parts[1]), amount)
 
 
-def stop_level(peak: Decimal, trail_percent: Decimal) -> Decimal:
-    """``peak * (1 - trail)``: where a stop with this peak sells."""
+def stop_level(peak: Decimal, trail_percent: Decimal, guards: Guards = Guards.LONG) -> Decimal:
+    """``peak * (1 - trail)``: where a long's stop with this peak sells; for a short,
+    ``low * (1 + trail)``, where it buys back."""
+    if guards is Guards.SHORT:
+        return peak * (1 + trail_percent / HUNDRED)
     return peak * (1 - trail_percent / HUNDRED)
+
+
+def improves(guards: Guards, price: Decimal, than: Decimal) -> bool:
+    """Whether ``price`` moves the stop's peak: higher for a long, lower for a short."""
+    return price < than if guards is Guards.SHORT else price > than
+
+
+def best(guards: Guards, a: Decimal, b: Decimal) -> Decimal:
+    return b if improves(guards, b, a) else a
+
+
+def extreme_name(guards: Guards) -> str:
+    """What the stored peak is, in words: a long's high, a short's low."""
+    return "low" if guards is Guards.SHORT else "peak"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,15 +179,24 @@ class Step:
     trigger: Decimal | None = None
 
 
-def follow(peak: Decimal, trail_percent: Decimal, close: Decimal, fresh: Extremes) -> Step:
+def follow(
+    peak: Decimal,
+    trail_percent: Decimal,
+    close: Decimal,
+    fresh: Extremes,
+    guards: Guards = Guards.LONG,
+) -> Step:
     """Move a stop through one candle.
 
     Inside a candle the order of high and low is unknown, so a new low is first judged
     against the level of the peak the stop already had; only then does the peak rise to
     the new high (or the close), and the close, which comes after both, is judged against
     the level of the risen peak. The trigger price is the close when the close is at or
-    below the level, else the low that went through it.
+    below the level, else the low that went through it. A short's stop is the mirror:
+    a new high judged first, then the low lowers its peak.
     """
+    if guards is Guards.SHORT:
+        return _follow_short(peak, trail_percent, close, fresh)
     before = stop_level(peak, trail_percent)
     if close <= before:
         return Step(peak, close)
@@ -169,3 +206,15 @@ def follow(peak: Decimal, trail_percent: Decimal, close: Decimal, fresh: Extreme
     if close <= stop_level(risen, trail_percent):
         return Step(risen, close)
     return Step(risen)
+
+
+def _follow_short(low: Decimal, trail_percent: Decimal, close: Decimal, fresh: Extremes) -> Step:
+    before = stop_level(low, trail_percent, Guards.SHORT)
+    if close >= before:
+        return Step(low, close)
+    if fresh.high is not None and fresh.high >= before:
+        return Step(low, fresh.high)
+    fallen = min(low, close, fresh.low if fresh.low is not None else low)
+    if close >= stop_level(fallen, trail_percent, Guards.SHORT):
+        return Step(fallen, close)
+    return Step(fallen)

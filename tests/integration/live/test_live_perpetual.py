@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from tests.conftest import ADMIN
-from tradedeck.domain.errors import Conflict
+from tests.integration.live.conftest import price_now
 from tradedeck.domain.orders import OrderStatus, OrderType, Side
-from tradedeck.domain.roles import Actor, Role
+from tradedeck.domain.roles import Actor
 from tradedeck.exchanges.emulator import BinanceEmulator
 from tradedeck.services import Services
 from tradedeck.trading.requests import OrderRequest
-from tradedeck.trading.trailing_rules import TrailSpec
+from tradedeck.trading.trailing_rules import Guards, TrailSpec
 
 SYMBOL = "BTC/USDT"
 
@@ -74,9 +72,6 @@ async def test_closing_a_perpetual_long_sells_it_and_a_short_buys_it_back(
     side, amount = orders.closing(SYMBOL)
     assert (side, amount) == (Side.BUY, Decimal("0.2"))
     assert orders.closable_amount(SYMBOL) == 0  # a sell would only add to the short
-    trader = Actor("alice", Role.TRADER, "telegram", user_id=1)
-    with pytest.raises(Conflict, match="protects longs only"):  # it would sell: refused
-        await services.trailing.create(trader, TrailSpec(SYMBOL, Decimal(2)))
     bought, _ = await orders.place(ADMIN, market(side, str(amount)))
     assert bought.status is OrderStatus.FILLED
     sent = [o for o in emu.futures.orders.values() if o.side == "BUY"][-1]
@@ -85,3 +80,48 @@ async def test_closing_a_perpetual_long_sells_it_and_a_short_buys_it_back(
     await services.live.sync.reconcile()
     assert services.live.exchange.futures_positions() == []
     assert orders.closing(SYMBOL) == (Side.SELL, Decimal(0))
+
+
+def move(emu: BinanceEmulator, price: str) -> None:
+    """The market there: the candles the feed reads and the price futures fill at."""
+    price_now(emu, "BTCUSDT", price)
+    emu.set_futures_price("BTCUSDT", price)
+
+
+async def test_a_trailing_stop_on_a_short_follows_the_low_and_buys_it_back(
+    perpetual: tuple[BinanceEmulator, Services],
+) -> None:
+    emu, services = perpetual
+    tick = services.marketdata.poll_once  # type: ignore[attr-defined]
+    await tick(services.orders)
+    user, _ = await services.users.create(ADMIN, "ada", "admin")
+    ada = Actor(user.name, user.role, "api", user.id)
+    await services.orders.place(ada, market(Side.SELL, "0.2"))  # a short of 0.2
+    stop = await services.trailing.create(ada, TrailSpec(SYMBOL, Decimal(2)))
+    assert (stop.guards, stop.peak, stop.level) == (Guards.SHORT, Decimal(30000), Decimal(30600))
+
+    move(emu, "29000")
+    await tick(services.orders)
+    (lowered,) = await services.trailing.list_stops(ada)
+    assert (lowered.peak, lowered.level) == (Decimal(29000), Decimal(29580))
+    move(emu, "29500")  # up, but not 2 % above the low
+    await tick(services.orders)
+    (waiting,) = await services.trailing.list_stops(ada)
+    assert waiting.status.value == "active" and waiting.peak == Decimal(29000)
+
+    move(emu, "29600")
+    await tick(services.orders)
+    (done,) = await services.trailing.list_stops(ada)
+    assert (done.status.value, done.trigger_price) == ("triggered", Decimal(29600))
+    bought = await services.repository.get_order(done.order_id or "")
+    assert bought is not None and bought.source == "trailing_stop"
+    assert (bought.side, bought.status, bought.filled) == (
+        Side.BUY,
+        OrderStatus.FILLED,
+        Decimal("0.2"),
+    )
+    [sent] = [o for o in emu.futures.orders.values() if o.client_order_id == bought.id]
+    assert sent.reduce_only
+    assert services.live is not None
+    await services.live.sync.reconcile()
+    assert services.live.exchange.futures_positions() == []

@@ -5,7 +5,7 @@ sell order and the stop's own record, and the message when nothing could be sold
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,11 @@ from tradedeck.services import Services, start_services
 from tradedeck.storage.trailing import TrailingStopStore
 from tradedeck.trading.requests import OrderRequest
 from tradedeck.trading.trailing import TrailingStopService
-from tradedeck.trading.trailing_rules import TrailSpec
+from tradedeck.trading.trailing_rules import Guards, TrailSpec
 
 SYMBOL = "ETH/BTC"
 TICK = Decimal("0.00000001")
+OPENED = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 async def core(tmp_path: Path, database_url: str, **overrides: Any) -> Services:
@@ -319,5 +320,25 @@ async def test_a_clean_stop_writes_the_last_peak(tmp_path: Path, database_url: s
     try:
         (resumed,) = await services.trailing.list_stops(alice)
         assert resumed.peak == market.price("1.05")
+    finally:
+        await services.stop()
+
+
+async def test_a_shorts_stored_low_only_ever_falls(tmp_path: Path, database_url: str) -> None:
+    """The store's half of a short's stop (the feed's half runs on the perpetual emulator,
+    tests/integration/live): a replica that saw a higher price cannot raise the low."""
+    services = await core(tmp_path, database_url)
+    try:
+        alice = await user(services, "alice")
+        store = TrailingStopStore(services.repository.engine)
+        spec = TrailSpec(SYMBOL, Decimal(2))
+        short = await store.create(alice.user_id or 0, spec, Decimal(100), OPENED, Guards.SHORT)
+        long = await store.create(alice.user_id or 0, spec, Decimal(100), OPENED)
+        await store.raise_peaks([(short.id, Decimal(101)), (long.id, Decimal(101))])
+        await store.raise_peaks([(short.id, Decimal(95)), (long.id, Decimal(95))])
+        read = {s.id: s for s in await store.active()}
+        assert (read[short.id].guards, read[short.id].peak) == (Guards.SHORT, Decimal(95))
+        assert (read[long.id].guards, read[long.id].peak) == (Guards.LONG, Decimal(101))
+        assert read[short.id].level == Decimal("96.9")
     finally:
         await services.stop()

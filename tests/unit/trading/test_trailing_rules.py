@@ -11,10 +11,13 @@ from tradedeck.domain.candles import Candle
 from tradedeck.domain.errors import InvalidInput
 from tradedeck.trading.trailing_rules import (
     Extremes,
+    Guards,
     Step,
     TrailingStop,
     TrailSpec,
+    best,
     follow,
+    improves,
     new_extremes,
     parse_command,
     parse_trail,
@@ -143,3 +146,38 @@ def test_a_stop_set_mid_candle_ignores_the_low_from_before() -> None:
     fresh = new_extremes(seen, candle("101", low="80", high="120"))
     assert fresh is not None
     assert follow(Decimal(100), Decimal(10), Decimal(101), fresh) == Step(Decimal(101))
+
+
+# -- a perpetual short's stop: the mirror ------------------------------------------------
+def test_a_shorts_level_is_the_trail_above_its_low() -> None:
+    assert stop_level(Decimal(100), Decimal(10), Guards.SHORT) == Decimal(110)
+    stop = TrailingStop(
+        1, 7, "BTC/USDT", Decimal(2), None, Decimal(30000), OPEN, guards=Guards.SHORT
+    )
+    assert stop.level == Decimal(30600)
+    assert improves(Guards.SHORT, Decimal(99), Decimal(100))
+    assert not improves(Guards.SHORT, Decimal(101), Decimal(100))
+    assert best(Guards.SHORT, Decimal(100), Decimal(99)) == Decimal(99)
+    assert best(Guards.LONG, Decimal(100), Decimal(99)) == Decimal(100)
+
+
+def test_a_shorts_low_falls_with_lows_and_a_high_through_the_level_buys_back() -> None:
+    trail, short = Decimal(10), Guards.SHORT
+    step = follow(Decimal(100), trail, Decimal(96), Extremes(Decimal(109), Decimal(90)), short)
+    assert step == Step(Decimal(90))  # 109 is below 110, the level of the low before
+    assert follow(step.peak, trail, Decimal(95), Extremes(Decimal(99), None), short) == Step(
+        Decimal(90),
+        Decimal(99),  # the level of 90 is 99: the high reached it
+    )
+    assert follow(Decimal(90), trail, Decimal(100), Extremes(None, None), short) == Step(
+        Decimal(90),
+        Decimal(100),  # the close went through: it buys at the close
+    )
+
+
+def test_a_candle_that_fell_then_closed_above_the_new_level_buys_back() -> None:
+    # The low comes before the close: the close is judged against the lowered level.
+    step = follow(
+        Decimal(100), Decimal(10), Decimal(90), Extremes(Decimal(105), Decimal(80)), Guards.SHORT
+    )
+    assert step == Step(Decimal(80), Decimal(90))

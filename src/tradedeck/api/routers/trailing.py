@@ -32,6 +32,7 @@ class TrailingStopOut(BaseModel):
     symbol: str
     trail_percent: Dec
     amount: OptDec
+    guards: str  # "long": peak is the high, the stop sells; "short": the low, it buys back
     peak: Dec
     level: Dec
     status: str
@@ -49,6 +50,7 @@ class TrailingStopOut(BaseModel):
             symbol=stop.symbol,
             trail_percent=stop.trail_percent,
             amount=stop.amount,
+            guards=stop.guards.value,
             peak=stop.peak,
             level=stop.level,
             status=stop.status.value,

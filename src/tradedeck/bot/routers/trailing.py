@@ -22,7 +22,13 @@ from tradedeck.domain.errors import DomainError
 from tradedeck.domain.money import fmt
 from tradedeck.domain.roles import Actor
 from tradedeck.services import Services
-from tradedeck.trading.trailing_rules import USAGE, TrailingStop, parse_command
+from tradedeck.trading.trailing_rules import (
+    USAGE,
+    Guards,
+    TrailingStop,
+    extreme_name,
+    parse_command,
+)
 
 router = Routes("trailing")
 
@@ -33,14 +39,20 @@ def _what(stop: TrailingStop) -> str:
 
 
 def _line(stop: TrailingStop) -> str:
+    short = stop.guards is Guards.SHORT
     if stop.triggered_at is None:
-        return f"⏳ {_what(stop)} · peak {money(stop.peak)} · sells at {money(stop.level)}"
+        action = "buys back at" if short else "sells at"
+        return (
+            f"⏳ {_what(stop)} · {extreme_name(stop.guards)} {money(stop.peak)} · "
+            f"{action} {money(stop.level)}"
+        )
     hit = f"hit {money(stop.trigger_price)} {stop.triggered_at:%m-%d %H:%M} UTC"
+    done = "bought back" if short else "sold"
     if stop.order_id is not None:
-        return f"✅ {_what(stop)} · {hit} · sold, order {code(stop.order_id[:8])}"
+        return f"✅ {_what(stop)} · {hit} · {done}, order {code(stop.order_id[:8])}"
     if stop.reason is not None:
-        return f"⛔ {_what(stop)} · {hit} · not sold: {escape(stop.reason)}"
-    return f"⌛ {_what(stop)} · {hit} · selling"
+        return f"⛔ {_what(stop)} · {hit} · not {done}: {escape(stop.reason)}"
+    return f"⌛ {_what(stop)} · {hit} · {'buying back' if short else 'selling'}"
 
 
 async def trails_screen(services: Services, actor: Actor) -> Screen:
@@ -63,10 +75,18 @@ async def trail(message: Message, command: CommandObject, actor: Actor, deps: Bo
     except DomainError as error:
         await message.answer(refusal(error))
         return
+    if created.guards is Guards.SHORT:
+        how = (
+            f"Low {money(created.peak)} · buys back at market at or above "
+            f"{money(created.level)}; the level falls with the price."
+        )
+    else:
+        how = (
+            f"Peak {money(created.peak)} · sells at market at or below "
+            f"{money(created.level)}; the level rises with the price."
+        )
     await message.answer(
-        f"📉 Trailing stop {_what(created)} set.\n"
-        f"Peak {money(created.peak)} · sells at market at or below {money(created.level)}; "
-        f"the level rises with the price. /trails"
+        f"📉 Trailing stop {_what(created)} set on the {created.guards.value}.\n{how} /trails"
     )
 
 
