@@ -34,6 +34,8 @@ from tradedeck.notify.events import EventBus, InProcessBus
 from tradedeck.notify.redis_bus import RedisStreamsBus
 from tradedeck.ops.error_alerts import CHECK_SECONDS as ERROR_CHECK_SECONDS
 from tradedeck.ops.error_alerts import ErrorAlerts
+from tradedeck.ops.health_watch import CHECK_SECONDS as HEALTH_CHECK_SECONDS
+from tradedeck.ops.health_watch import HealthWatch
 from tradedeck.ops.heartbeat_ping import MonitoringHeartbeat
 from tradedeck.ops.log_buffer import LogBuffer
 from tradedeck.ops.metrics import Metrics
@@ -187,6 +189,17 @@ def schedule_monitoring(
     """The monitoring heartbeat, when a monitoring chat or a heartbeat URL is configured."""
     if monitoring.enabled:
         scheduler.add("monitoring.heartbeat", settings.monitoring_interval_seconds, monitoring.beat)
+
+
+def schedule_ops_alerts(scheduler: Scheduler, system: SystemService, bus: EventBus) -> None:
+    """What reaches the admins unasked: new errors (``errors.push``) and health checks
+    that start or stop failing (``health.watch``)."""
+    scheduler.add(
+        "errors.push", ERROR_CHECK_SECONDS, ErrorAlerts(system.logs, bus).check, initial_delay=5.0
+    )
+    scheduler.add(
+        "health.watch", HEALTH_CHECK_SECONDS, HealthWatch(system, bus).check, initial_delay=30.0
+    )
 
 
 def schedule_jobs(settings: Settings, scheduler: Scheduler, scanner: Scanner) -> None:
@@ -354,9 +367,6 @@ async def start_services(
             settings, bus, kill_switch_active=lambda: kill_switch.active
         )
         schedule_monitoring(settings, scheduler, monitoring)
-        scheduler.add(
-            "errors.push", ERROR_CHECK_SECONDS, ErrorAlerts(logs, bus).check, initial_delay=5.0
-        )
         system = SystemService(
             version=__version__,
             engine=repository.engine,
@@ -374,6 +384,7 @@ async def start_services(
                 kill_switch_probe(kill_switch),
             ],
         )
+        schedule_ops_alerts(scheduler, system, bus)
         services = Services(
             settings=settings,
             repository=repository,

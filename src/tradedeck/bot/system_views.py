@@ -15,7 +15,7 @@ from tradedeck.bot.views import Screen
 from tradedeck.domain.errors import PermissionDenied
 from tradedeck.domain.roles import Actor
 from tradedeck.ops.log_buffer import LogLine
-from tradedeck.ops.system import State, age_text
+from tradedeck.ops.system import State, age_text, byte_text
 from tradedeck.services import Services
 
 MESSAGE_BUDGET = 3800
@@ -45,9 +45,9 @@ async def health(services: Services, actor: Actor) -> Screen:
         f"CPU: process {r.cpu_percent:.0f}% of a core · machine {r.system_cpu_percent:.0f}% "
         f"of {r.cpus}",
         f"Load: {' / '.join(f'{x:.2f}' for x in r.load)}",
-        f"Memory: process {_bytes(r.rss_bytes)} · machine {_bytes(used)} of "
-        f"{_bytes(r.memory_total)} ({used / r.memory_total:.0%})",
-        f"Disk: {_bytes(r.disk_free)} free of {_bytes(r.disk_total)} "
+        f"Memory: process {byte_text(r.rss_bytes)} · machine {byte_text(used)} of "
+        f"{byte_text(r.memory_total)} ({used / r.memory_total:.0%})",
+        f"Disk: {byte_text(r.disk_free)} free of {byte_text(r.disk_total)} "
         f"({r.disk_free / r.disk_total:.0%}) at {escape(r.disk_path)}",
         f"Threads: {r.threads}" + (f" · open files: {r.open_files}" if r.open_files else ""),
     ]
@@ -134,12 +134,3 @@ def _clip(text: str, limit: int) -> str:
 
 def _clock(at: datetime) -> str:
     return at.strftime("%m-%d %H:%M UTC")
-
-
-def _bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"

@@ -129,12 +129,14 @@ class SystemService:
         checks.append(
             Check("errors", State.WARN if errors else State.OK, f"{errors} in the last hour")
         )
+        resources = await asyncio.to_thread(self._resources)
+        checks.extend(resource_checks(resources))
         return SystemHealth(
             version=self._version,
             started_at=self._started_at,
             uptime_seconds=self.uptime_seconds,
             checks=checks,
-            resources=await asyncio.to_thread(self._resources),
+            resources=resources,
             errors_last_hour=errors,
         )
 
@@ -203,6 +205,42 @@ class SystemService:
             disk_total=disk.total,
             disk_free=disk.free,
         )
+
+
+DISK_WARN_SHARE = 0.10
+DISK_FAIL_SHARE = 0.03
+DISK_FAIL_BYTES = 500 * 1024**2
+MEMORY_WARN_SHARE = 0.10
+MEMORY_FAIL_SHARE = 0.03
+"""Free disk and available memory below these shares warn, then fail: a full disk stops
+every database write, orders included, and an exhausted machine kills processes."""
+
+
+def resource_checks(r: Resources) -> list[Check]:
+    """The disk at the data directory and the machine's memory, as checks."""
+    disk_share = r.disk_free / r.disk_total if r.disk_total else 0.0
+    if disk_share < DISK_FAIL_SHARE or r.disk_free < DISK_FAIL_BYTES:
+        disk = State.FAIL
+    else:
+        disk = State.WARN if disk_share < DISK_WARN_SHARE else State.OK
+    memory_share = r.memory_available / r.memory_total if r.memory_total else 0.0
+    if memory_share < MEMORY_FAIL_SHARE:
+        memory = State.FAIL
+    else:
+        memory = State.WARN if memory_share < MEMORY_WARN_SHARE else State.OK
+    return [
+        Check("disk", disk, f"{disk_share:.0%} free ({byte_text(r.disk_free)})"),
+        Check("memory", memory, f"{memory_share:.0%} available ({byte_text(r.memory_available)})"),
+    ]
+
+
+def byte_text(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
 
 
 def _busy_share(before: Any, after: Any) -> float:
