@@ -55,6 +55,10 @@ async def test_an_admin_reads_health_logs_and_errors(logged_world: BotWorld) -> 
     await root.send("/logs many")
     usage = await root.next_message()
     assert "many is neither a count nor a level" in usage.text
+    await root.send("/logs 500")
+    assert (await root.next_message()).text == "❌ N must be 1 to 50."
+    await root.send("/errors soon")
+    assert (await root.next_message()).text.startswith("Usage: /errors [HOURS]")
 
     await root.send("/status")
     status = await root.next_message()

@@ -30,8 +30,11 @@ async def health(message: Message, actor: Actor, deps: BotDeps) -> None:
 async def logs(message: Message, command: CommandObject, actor: Actor, deps: BotDeps) -> None:
     limit, level = system_views.LOG_LINES, "info"
     for word in (command.args or "").lower().split():
-        if word.isdigit() and 0 < int(word) <= system_views.LOG_LINES_MAX:
+        if word.isdigit():
             limit = int(word)
+            if not 0 < limit <= system_views.LOG_LINES_MAX:
+                await message.answer(f"❌ N must be 1 to {system_views.LOG_LINES_MAX}.")
+                return
         elif word in LEVELS:
             level = word
         else:
