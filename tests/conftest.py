@@ -7,10 +7,12 @@ but fail under CI=true: a skipped suite in CI would look green while testing not
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,12 +20,14 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 import uvicorn
 from fastapi import FastAPI
 
 from tradedeck.app import create_app, drain
 from tradedeck.config import Settings
 from tradedeck.domain.roles import Actor, Role
+from tradedeck.ops.logging import configure_logging
 from tradedeck.services import Services
 from tradedeck.serving import DrainingServer
 
@@ -31,6 +35,39 @@ PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL_TEMPLATE = "postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ADMIN = Actor(name="test-admin", role=Role.ADMIN, channel="cli")
+
+
+@contextmanager
+def restored_logging() -> Iterator[None]:
+    """Put back the process-wide logging state a test rewired (configure_logging)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    adopted = {
+        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate)
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+    }
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, (old_handlers, propagate) in adopted.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:] = old_handlers
+            logger.propagate = propagate
+        logging.captureWarnings(False)
+        structlog.contextvars.clear_contextvars()
+        structlog.reset_defaults()
+
+
+@pytest.fixture
+def production_logging() -> Iterator[None]:
+    """Logging as `tradedeck run` sets it up (structlog through the standard library, so
+    /logs sees it), without caching loggers: a module's cached logger would keep this
+    chain after the test and hide its lines from later tests' captures."""
+    with restored_logging():
+        configure_logging(cache_loggers=False)
+        yield
 
 
 def service_missing(message: str) -> None:

@@ -10,14 +10,11 @@ import pytest
 import structlog
 
 from tests.e2e.conftest import ALICE, ROOT, BotWorld, labels, make_world
-from tests.unit.ops.test_logging import restore_logging as restore_logging  # autouse
 from tradedeck.domain.roles import SYSTEM
-from tradedeck.ops.logging import configure_logging
 
 
 @pytest.fixture
-async def logged_world(tmp_path: Path) -> AsyncIterator[BotWorld]:
-    configure_logging()  # structlog through the standard library, as `tradedeck run` does
+async def logged_world(production_logging: None, tmp_path: Path) -> AsyncIterator[BotWorld]:
     w = await make_world(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
     try:
         yield w

@@ -135,12 +135,16 @@ def build_formatter(*, json: bool = True) -> logging.Formatter:
     )
 
 
-def configure_logging(level: str = "INFO", json: bool = True) -> None:
+def configure_logging(
+    level: str = "INFO", json: bool = True, *, cache_loggers: bool = True
+) -> None:
     """Route structlog and standard logging to one stderr handler rendering JSON lines.
 
     Safe to call again (tests do, and so may a CLI that re-reads its settings): the handler
     installed by a previous call is replaced, never stacked, so no line is printed twice.
     ``json=False`` swaps in a human-readable renderer for local development.
+    ``cache_loggers=False`` is for tests: a cached logger keeps this chain for good, so a
+    later test could no longer capture what the module logs.
 
     Call it before starting uvicorn and pass ``log_config=None`` to ``uvicorn.run``; otherwise
     uvicorn installs its own handlers again on startup.
@@ -183,5 +187,5 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         # Caching is safe across reconfiguration: this chain never varies between calls;
         # level and renderer live on the stdlib side, which is replaced above.
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache_loggers,
     )

@@ -3,18 +3,16 @@ reads them over real HTTP, on SQLite and PostgreSQL; nobody else may."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import structlog
 
 from tests.conftest import LiveApp, serve
-from tests.unit.ops.test_logging import restore_logging as restore_logging  # autouse
 from tradedeck.config import Settings
 from tradedeck.domain.roles import SYSTEM
 from tradedeck.ops.log_buffer import LogBuffer
-from tradedeck.ops.logging import configure_logging
 from tradedeck.ops.system import State, SystemService
 from tradedeck.storage.db import make_engine
 
@@ -22,13 +20,7 @@ pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture
-def logging_on() -> Iterator[None]:
-    configure_logging()  # structlog through the standard library, as `tradedeck run` does
-    yield
-
-
-@pytest.fixture
-async def app(logging_on: None, settings: Settings) -> AsyncIterator[LiveApp]:
+async def app(production_logging: None, settings: Settings) -> AsyncIterator[LiveApp]:
     live = await serve(settings)
     try:
         yield live

@@ -7,12 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
-from tests.unit.ops.test_logging import restore_logging as restore_logging  # autouse
 
 from tradedeck.notify.events import Event, EventType, InProcessBus
 from tradedeck.ops.error_alerts import ErrorAlerts
 from tradedeck.ops.log_buffer import LogBuffer
-from tradedeck.ops.logging import configure_logging
 
 
 class Clock:
@@ -37,8 +35,7 @@ class Recorded(InProcessBus):
 
 
 @pytest.fixture
-def logs() -> Iterator[LogBuffer]:
-    configure_logging()
+def logs(production_logging: None) -> Iterator[LogBuffer]:
     buffer = LogBuffer.install()
     yield buffer
     buffer.uninstall()

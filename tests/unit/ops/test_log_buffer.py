@@ -11,17 +11,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import structlog
 from tests.unit.ops.test_logging import json_lines
-from tests.unit.ops.test_logging import restore_logging as restore_logging  # autouse
 
 from tradedeck.ops.log_buffer import LogBuffer
-from tradedeck.ops.logging import REDACTED, configure_logging
+from tradedeck.ops.logging import REDACTED
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def buffer() -> Iterator[LogBuffer]:
-    configure_logging()
+def buffer(production_logging: None) -> Iterator[LogBuffer]:
     installed = LogBuffer.install()
     yield installed
     installed.uninstall()
@@ -54,8 +52,9 @@ def test_the_newest_lines_at_a_level_come_back_oldest_first(buffer: LogBuffer) -
     assert buffer.lines(5, "error") == []
 
 
-def test_errors_survive_a_flood_of_chatter_and_are_grouped_by_kind() -> None:
-    configure_logging()
+def test_errors_survive_a_flood_of_chatter_and_are_grouped_by_kind(
+    production_logging: None,
+) -> None:
     small = LogBuffer(capacity=10, error_capacity=5)
     logging.getLogger().addHandler(small)
     try:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import structlog
 from pydantic import SecretStr
+from tests.conftest import restored_logging
 
 from tradedeck.ops.logging import REDACTED, configure_logging, redact_secrets
 
@@ -16,22 +17,8 @@ from tradedeck.ops.logging import REDACTED, configure_logging, redact_secrets
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
     """configure_logging rewires process-wide state; put it back for the other tests."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    adopted = {
-        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate)
-        for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
-    }
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, (old_handlers, propagate) in adopted.items():
-        logger = logging.getLogger(name)
-        logger.handlers[:] = old_handlers
-        logger.propagate = propagate
-    logging.captureWarnings(False)
-    structlog.contextvars.clear_contextvars()
-    structlog.reset_defaults()
+    with restored_logging():
+        yield
 
 
 def json_lines(err: str) -> list[dict[str, Any]]:
