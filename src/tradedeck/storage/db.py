@@ -40,7 +40,11 @@ def make_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine.pool, "reset", _rollback_if_open)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+    # pre_ping: after a server restart a pooled connection is found dead at checkout, not
+    # by failing the statement of whoever drew it (the order path has its own, direct_pg).
+    return create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_recycle=1800, pool_pre_ping=True
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,6 +13,8 @@ the guard's row comes back to say why nothing was written.
 The SQL is generated from the tables' metadata (columns and keys), so it follows the
 schema; PostgreSQL turns each JSON value into its column's type. (One array parameter per
 column, through ``unnest``, measured slower: asyncpg checks every element it encodes.)
+It runs on the order path's own asyncpg connection (``direct_pg``), as a prepared
+statement asyncpg keeps per shape of update.
 """
 
 from __future__ import annotations
@@ -24,12 +26,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, Table, TextClause, text
+from sqlalchemy import Select, Table
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradedeck.storage import hop
 from tradedeck.storage.compiled import compiled_query, written_columns
+from tradedeck.storage.direct_pg import DirectConnection
 
 Row = Mapping[str, Any]
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -57,16 +58,16 @@ class OneStatementWriter:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        connection: DirectConnection,
         targets: Sequence[Target],
         guard: Select[Any],
     ) -> None:
-        self._engine = hop.autocommit(engine)
+        self._connection = connection
         self._targets = list(targets)
         self._by_name = {t.table.name: t for t in self._targets}
         self._columns = {t.table.name: written_columns(t.table) for t in self._targets}
         self._guard = compiled_query(guard, _DIALECT)
-        self._statements: dict[tuple[tuple[str, ...], bool], TextClause] = {}
+        self._statements: dict[tuple[tuple[str, ...], bool], str] = {}
 
     async def write(self, rows: Mapping[str, Sequence[Row]], *, guarded: bool) -> Row | None:
         """Write ``rows`` (by table name; empty lists are skipped). With ``guarded``, the
@@ -74,11 +75,9 @@ class OneStatementWriter:
         present = tuple(t.table.name for t in self._targets if rows.get(t.table.name))
         if not present and not guarded:
             return None
-        params = {f"rows_{i}": self._json(name, rows[name]) for i, name in enumerate(present)}
-        statement = self._statement(present, guarded)
-        async with self._engine.connect() as conn:
-            found = (await conn.execute(statement, params)).mappings().one()
-        if not guarded or not found["halted"]:
+        params = [self._json(name, rows[name]) for name in present]
+        found = await self._connection.fetchrow(self._statement(present, guarded), *params)
+        if not guarded or found is None or not found["halted"]:
             return None
         return {k: v for k, v in found.items() if k != "halted"}
 
@@ -94,11 +93,11 @@ class OneStatementWriter:
             separators=(",", ":"),
         )
 
-    def _statement(self, present: tuple[str, ...], guarded: bool) -> TextClause:
+    def _statement(self, present: tuple[str, ...], guarded: bool) -> str:
         key = (present, guarded)
         statement = self._statements.get(key)
         if statement is None:
-            statement = self._statements[key] = text(self._sql(present, guarded))
+            statement = self._statements[key] = self._sql(present, guarded)
         return statement
 
     def _sql(self, present: tuple[str, ...], guarded: bool) -> str:
@@ -110,7 +109,7 @@ class OneStatementWriter:
             written = self._columns[name]
             columns = ", ".join(_QUOTE(c) for c in written)
             table = _QUOTE(name)
-            source = f"jsonb_populate_recordset(NULL::{table}, CAST(:rows_{i} AS text)::jsonb)"
+            source = f"jsonb_populate_recordset(NULL::{table}, CAST(${i + 1} AS text)::jsonb)"
             # Names come from the schema, quoted; every value is bound.
             sql = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source}"  # noqa: S608
             sql += condition

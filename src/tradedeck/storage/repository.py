@@ -27,6 +27,7 @@ from tradedeck.exchanges.base import ExchangeUpdate
 from tradedeck.storage import hop
 from tradedeck.storage import models as m
 from tradedeck.storage.compiled import CompiledWrite, compiled_query
+from tradedeck.storage.direct_pg import DirectConnection
 from tradedeck.storage.one_statement import OneStatementWriter, Target
 from tradedeck.storage.records import (  # re-exported: callers know them from here
     KillSwitchActiveInStore as KillSwitchActiveInStore,
@@ -84,9 +85,10 @@ class Repository:
         # PostgreSQL writes an update in one statement. What a power cut could take from
         # its commits (see OneStatementWriter), the exchange still holds: the reconciler
         # restores it at start. Nothing else writes through it.
+        self._direct = DirectConnection(engine) if self._dialect == "postgresql" else None
         self._writer = (
-            OneStatementWriter(engine, _UPDATE_TABLES, _HALTED)
-            if self._dialect == "postgresql"
+            OneStatementWriter(self._direct, _UPDATE_TABLES, _HALTED)
+            if self._direct is not None
             else None
         )
 
@@ -358,6 +360,11 @@ class Repository:
         """Refuse with ``kill_switch_active`` when the stored switch is on: a live order
         must not leave at all once another process (the watchdog) has halted trading."""
         kill_read = self._kill_read
+        if self._direct is not None:
+            halted = await self._direct.fetchrow(kill_read, read_only=True)
+            if halted is not None:
+                raise _halted(halted["reason"])
+            return
         await hop.transaction(
             self.engine, lambda dbapi: _refuse_if_halted(dbapi.cursor(), kill_read), write=False
         )
