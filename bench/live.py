@@ -35,6 +35,7 @@ from typing import Any
 import aiohttp
 from benchdb import create_pg_database, drop_pg_database
 
+from tradedeck.cli import tune_garbage_collector
 from tradedeck.config import Settings
 from tradedeck.domain.orders import OrderType, Side
 from tradedeck.domain.roles import Actor, Role
@@ -110,6 +111,7 @@ async def measure(
     url: str, database_url: str | None, orders: int, pause: float
 ) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
+        tune_garbage_collector()  # as `tradedeck run` does before its services start
         services = await start_services(settings(Path(tmp), url, database_url), start_feed=False)
         try:
             assert services.live is not None

@@ -37,7 +37,7 @@ def make_engine(url: str) -> AsyncEngine:
             pool_timeout=60,
             pool_reset_on_return=None,  # _rollback_if_open does it, only when it is needed
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         event.listen(engine.sync_engine.pool, "reset", _rollback_if_open)
         return engine
     # pre_ping: after a server restart a pooled connection is found dead at checkout, not
@@ -47,7 +47,8 @@ def make_engine(url: str) -> AsyncEngine:
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
+    """Every connection to the SQLite file, the pool's and the order path's own."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

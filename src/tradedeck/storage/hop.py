@@ -61,7 +61,7 @@ async def _run(engine: AsyncEngine, work: Work[T], write: bool) -> T:
         async with engine.connect() as conn:
             driver = await _aiosqlite(conn)
             if driver is not None:
-                result: T = await driver._execute(_in_thread, driver._conn, work, write)
+                result: T = await driver._execute(in_thread, driver._conn, work, write)
                 return result
     if not write:
         async with autocommit(engine).connect() as conn:
@@ -86,7 +86,7 @@ async def _aiosqlite(conn: AsyncConnection) -> Any | None:
     return None
 
 
-def _in_thread(handle: Any, work: Work[T], write: bool) -> T:
+def in_thread(handle: Any, work: Work[T], write: bool) -> T:
     """Inside aiosqlite's worker thread: the transaction on its own ``sqlite3`` connection."""
     if write:
         handle.execute("BEGIN IMMEDIATE")

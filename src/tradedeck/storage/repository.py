@@ -4,6 +4,7 @@ is written in a single transaction so a failure leaves nothing half-written."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from tradedeck.storage import hop
 from tradedeck.storage import models as m
 from tradedeck.storage.compiled import CompiledWrite, compiled_query
 from tradedeck.storage.direct_pg import DirectConnection
+from tradedeck.storage.direct_sqlite import DirectSqlite
 from tradedeck.storage.one_statement import OneStatementWriter, Target
 from tradedeck.storage.records import (  # re-exported: callers know them from here
     KillSwitchActiveInStore as KillSwitchActiveInStore,
@@ -91,6 +93,8 @@ class Repository:
             if self._direct is not None
             else None
         )
+        # A SQLite file: the order path's reads and writes have a connection of their own.
+        self._sqlite = DirectSqlite.for_engine(engine)
 
     # -- helpers ---------------------------------------------------------------------
     def _insert(self, table: Table) -> Any:
@@ -345,6 +349,9 @@ class Repository:
             for statement, rows in writes:
                 statement.run(cursor, rows)
 
+        if self._sqlite is not None:
+            await self._sqlite.submit(write)
+            return
         await hop.transaction(self.engine, write)
 
     def _compiled_write(self, target: Target) -> CompiledWrite:
@@ -365,9 +372,22 @@ class Repository:
             if halted is not None:
                 raise _halted(halted["reason"])
             return
-        await hop.transaction(
-            self.engine, lambda dbapi: _refuse_if_halted(dbapi.cursor(), kill_read), write=False
-        )
+        refuse = self._kill_check
+        if self._sqlite is not None:
+            await self._sqlite.submit(refuse, write=False)
+            return
+        await hop.transaction(self.engine, refuse, write=False)
+
+    def _kill_check(self, dbapi: Any) -> None:
+        _refuse_if_halted(dbapi.cursor(), self._kill_read)
+
+    def kill_switch_gate(self) -> asyncio.Future[None]:
+        """:meth:`check_kill_switch_off`, started: on a SQLite file the read is handed to
+        its thread before this returns, so it runs while the caller goes on (building the
+        order's request); elsewhere it starts at the caller's next wait."""
+        if self._sqlite is not None:
+            return self._sqlite.submit(self._kill_check, write=False)
+        return asyncio.ensure_future(self.check_kill_switch_off())
 
     async def fill_ids(self, order_ids: Iterable[str]) -> set[str]:
         """The ids of the fills stored for these orders (reconciliation never counts an

@@ -307,11 +307,7 @@ class OrderManager:
                 # watchdog's) is read before anything leaves, not only by the write after;
                 # the read runs while the first order is checked and ccxt builds and signs
                 # its request, which waits for the read at the door (``send_gate``).
-                gate = (
-                    asyncio.ensure_future(self._repo.check_kill_switch_off())
-                    if self._live is not None
-                    else None
-                )
+                gate = self._repo.kill_switch_gate() if self._live is not None else None
                 try:
                     for job in jobs:
                         try:

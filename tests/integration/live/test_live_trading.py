@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -361,7 +362,9 @@ async def test_an_order_the_exchange_took_is_recorded_even_if_a_halt_came_in_bet
             KillSwitchState(True, "watchdog: heartbeat lost", "watchdog", datetime.now(UTC))
         )
 
-    monkeypatch.setattr(repository, "check_kill_switch_off", gate_passed_before_the_halt)
+    monkeypatch.setattr(
+        repository, "kill_switch_gate", lambda: asyncio.ensure_future(gate_passed_before_the_halt())
+    )
     order, _ = await live.services.orders.place(ADMIN, request(Side.BUY, OrderType.MARKET, "0.1"))
     stored = await repository.get_order(order.id)
     assert stored is not None and stored.status is OrderStatus.FILLED  # not lost

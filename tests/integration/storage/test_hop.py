@@ -1,9 +1,12 @@
-"""The order path's one-trip writes on both backends (``storage.hop`` on SQLite, one
-statement on PostgreSQL): all of it or none of it, later states win, and a kill switch
-another process stored still stops a write that needs it off."""
+"""The order path's one-trip writes on both backends (its own connection on a SQLite
+file, ``storage.hop`` through the engine otherwise, one statement on PostgreSQL): all of
+it or none of it, later states win, and a kill switch another process stored still stops
+a write that needs it off."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,7 +16,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Table
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tradedeck.domain.balances import Balance
 from tradedeck.domain.orders import Fill, Order, OrderStatus, OrderType, Side
@@ -22,6 +26,7 @@ from tradedeck.exchanges.base import ExchangeUpdate
 from tradedeck.storage import hop
 from tradedeck.storage import models as m
 from tradedeck.storage.db import make_engine, upgrade
+from tradedeck.storage.direct_sqlite import DirectSqlite
 from tradedeck.storage.repository import KillSwitchActiveInStore, KillSwitchState, Repository
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -153,6 +158,7 @@ async def test_without_aiosqlite_internals_the_same_work_runs_through_sqlalchemy
         return None
 
     monkeypatch.setattr(hop, "_aiosqlite", no_internals)
+    monkeypatch.setattr(DirectSqlite, "for_engine", lambda _engine: None)  # the engine's path
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'fallback.db'}")
     try:
         await upgrade(engine)
@@ -166,5 +172,82 @@ async def test_without_aiosqlite_internals_the_same_work_runs_through_sqlalchemy
             update.fills[0] = replace(update.fills[0], order_id="no-such-order")
             await repo.save_update(update, [])
         assert await repo.get_order("o7") is None
+    finally:
+        await engine.dispose()
+
+
+# -- the order path's own connection to a SQLite file ------------------------------------
+
+
+@pytest.fixture
+async def file_repo(tmp_path: Path) -> AsyncIterator[Repository]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'tradedeck.db'}")
+    await upgrade(engine)
+    yield Repository(engine)
+    await engine.dispose()
+
+
+def test_only_a_database_file_has_a_connection_of_the_order_path(tmp_path: Path) -> None:
+    assert DirectSqlite.for_engine(make_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"))
+    assert DirectSqlite.for_engine(create_async_engine("sqlite+aiosqlite://")) is None
+    assert DirectSqlite.for_engine(make_engine("postgresql+asyncpg://u@127.0.0.1/x")) is None
+
+
+async def test_an_order_write_waits_for_the_write_lock_of_the_engine_then_lands(
+    file_repo: Repository,
+) -> None:
+    async with file_repo.engine.begin() as conn:  # the app's connection holds the lock
+        await conn.exec_driver_sql(
+            "INSERT INTO settings_kv (key, value, updated_by, updated_at) "
+            "VALUES ('a', '1', 't', '2026-03-01 12:00:00')"
+        )
+        saving = asyncio.ensure_future(file_repo.save_update(_filled("o8"), []))
+        await asyncio.sleep(0.3)
+        assert not saving.done()  # waiting its turn, not failed
+    await saving
+    stored = await file_repo.get_order("o8")
+    assert stored is not None and stored.status is OrderStatus.FILLED
+    assert await file_repo.get_setting("a") == "1"
+
+
+async def test_the_connection_ends_with_the_engine_and_comes_back_when_used(
+    file_repo: Repository,
+) -> None:
+    await file_repo.save_update(_filled("o9"), [])
+    await file_repo.engine.dispose()
+    for _ in range(100):  # its thread ends once the close it was handed has run
+        if not any(t.name.startswith("order-sqlite") for t in threading.enumerate()):
+            break
+        await asyncio.sleep(0.01)
+    assert not any(t.name.startswith("order-sqlite") for t in threading.enumerate())
+    await file_repo.save_update(_filled("o10"), [], require_kill_switch_off=True)
+    assert {o.id for o in await file_repo.list_orders()} >= {"o9", "o10"}
+
+
+async def test_a_database_file_that_is_not_there_is_an_error_not_a_new_file(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "never-created.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{missing}")
+    try:
+        with pytest.raises(OperationalError, match="unable to open"):
+            await Repository(engine).check_kill_switch_off()
+        assert not missing.exists()
+    finally:
+        await engine.dispose()
+
+
+async def test_an_in_memory_database_keeps_the_path_through_the_engine() -> None:
+    engine = create_async_engine("sqlite+aiosqlite://")  # one connection: one database
+    try:
+        await upgrade(engine)
+        repo = Repository(engine)
+        await repo.save_update(_filled("o11"), [], require_kill_switch_off=True)
+        await repo.kill_switch_gate()
+        await repo.set_kill_switch(KillSwitchState(True, "by hand", "admin", NOW))
+        with pytest.raises(KillSwitchActiveInStore, match="by hand"):
+            await repo.kill_switch_gate()
+        stored = await repo.get_order("o11")
+        assert stored is not None and stored.status is OrderStatus.FILLED
     finally:
         await engine.dispose()
