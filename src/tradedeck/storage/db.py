@@ -28,7 +28,8 @@ def make_engine(url: str) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # One connection: SQLite has one writer at a time, and writers on several
         # connections wait on each other with sleeping retries (busy_timeout), which
-        # costs far more than queueing for a single connection in the pool.
+        # costs far more than queueing for a single connection in the pool. (The order
+        # path has a connection of its own, direct_sqlite, and writes seldom beside it.)
         engine = create_async_engine(
             url,
             connect_args={"timeout": 30},
