@@ -87,7 +87,8 @@ async def _aiosqlite(conn: AsyncConnection) -> Any | None:
 
 
 def in_thread(handle: Any, work: Work[T], write: bool) -> T:
-    """Inside aiosqlite's worker thread: the transaction on its own ``sqlite3`` connection."""
+    """Inside the thread that owns ``handle`` (aiosqlite's worker, or the order path's
+    own in ``direct_sqlite``): the transaction on that ``sqlite3`` connection."""
     if write:
         handle.execute("BEGIN IMMEDIATE")
     try:

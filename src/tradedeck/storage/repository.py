@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +35,8 @@ from tradedeck.storage.records import (  # re-exported: callers know them from h
     KillSwitchActiveInStore as KillSwitchActiveInStore,
 )
 from tradedeck.storage.records import KillSwitchState as KillSwitchState
+
+T = TypeVar("T")
 
 _ORDER_FIELDS = [f.name for f in dataclasses.fields(Order)]
 _FILL_COLUMNS = [c.name for c in m.fills.columns]
@@ -87,11 +89,9 @@ class Repository:
         # PostgreSQL writes an update in one statement. What a power cut could take from
         # its commits (see OneStatementWriter), the exchange still holds: the reconciler
         # restores it at start. Nothing else writes through it.
-        self._direct = DirectConnection(engine) if self._dialect == "postgresql" else None
+        self._pg = DirectConnection(engine) if self._dialect == "postgresql" else None
         self._writer = (
-            OneStatementWriter(self._direct, _UPDATE_TABLES, _HALTED)
-            if self._direct is not None
-            else None
+            OneStatementWriter(self._pg, _UPDATE_TABLES, _HALTED) if self._pg is not None else None
         )
         # A SQLite file: the order path's reads and writes have a connection of their own.
         self._sqlite = DirectSqlite.for_engine(engine)
@@ -349,10 +349,7 @@ class Repository:
             for statement, rows in writes:
                 statement.run(cursor, rows)
 
-        if self._sqlite is not None:
-            await self._sqlite.submit(write)
-            return
-        await hop.transaction(self.engine, write)
+        await self._order_transaction(write)
 
     def _compiled_write(self, target: Target) -> CompiledWrite:
         found = self._writes.get(target.table.name)
@@ -366,28 +363,31 @@ class Repository:
     async def check_kill_switch_off(self) -> None:
         """Refuse with ``kill_switch_active`` when the stored switch is on: a live order
         must not leave at all once another process (the watchdog) has halted trading."""
-        kill_read = self._kill_read
-        if self._direct is not None:
-            halted = await self._direct.fetchrow(kill_read, read_only=True)
-            if halted is not None:
-                raise _halted(halted["reason"])
-            return
-        refuse = self._kill_check
-        if self._sqlite is not None:
-            await self._sqlite.submit(refuse, write=False)
-            return
-        await hop.transaction(self.engine, refuse, write=False)
+        await self.kill_switch_gate()
+
+    def kill_switch_gate(self) -> asyncio.Future[None]:
+        """:meth:`check_kill_switch_off`, started: on a SQLite file the read is handed to
+        its thread before this returns, so it is under way while the caller goes on
+        (building the order's request); elsewhere it starts at the caller's next wait."""
+        if self._pg is not None:
+            return asyncio.ensure_future(self._pg_kill_check())
+        return self._order_transaction(self._kill_check, write=False)
+
+    async def _pg_kill_check(self) -> None:
+        assert self._pg is not None
+        halted = await self._pg.fetchrow(self._kill_read, read_only=True)
+        if halted is not None:
+            raise _halted(halted["reason"])
 
     def _kill_check(self, dbapi: Any) -> None:
         _refuse_if_halted(dbapi.cursor(), self._kill_read)
 
-    def kill_switch_gate(self) -> asyncio.Future[None]:
-        """:meth:`check_kill_switch_off`, started: on a SQLite file the read is handed to
-        its thread before this returns, so it runs while the caller goes on (building the
-        order's request); elsewhere it starts at the caller's next wait."""
+    def _order_transaction(self, work: hop.Work[T], *, write: bool = True) -> asyncio.Future[T]:
+        """Where the order path's SQLite transactions run: on its own connection to a
+        database file (already started), through the engine otherwise."""
         if self._sqlite is not None:
-            return self._sqlite.submit(self._kill_check, write=False)
-        return asyncio.ensure_future(self.check_kill_switch_off())
+            return self._sqlite.submit(work, write=write)
+        return asyncio.ensure_future(hop.transaction(self.engine, work, write=write))
 
     async def fill_ids(self, order_ids: Iterable[str]) -> set[str]:
         """The ids of the fills stored for these orders (reconciliation never counts an

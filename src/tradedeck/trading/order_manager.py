@@ -305,8 +305,9 @@ class OrderManager:
             async def submit_all() -> ExchangeUpdate:
                 # A live order cannot be undone once sent, so the stored kill switch (the
                 # watchdog's) is read before anything leaves, not only by the write after;
-                # the read runs while the first order is checked and ccxt builds and signs
-                # its request, which waits for the read at the door (``send_gate``).
+                # the read is started first (on a SQLite file it is under way in its own
+                # thread while ccxt builds and signs the request), and the request waits
+                # for it at the door (``send_gate``).
                 gate = self._repo.kill_switch_gate() if self._live is not None else None
                 try:
                     for job in jobs:
