@@ -3,29 +3,46 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+COMPILED := $(VENV)/.compiled
+# The trading path's modules that mypyc compiles (src/tradedeck/compiled.py lists them).
+HOT := $(shell $(PYTHON) src/tradedeck/compiled.py)
+MODE := $(if $(filter 0,$(TRADEDECK_COMPILE)),interpreted,compiled)
 
-.PHONY: run test lint bench venv clean
+.PHONY: run test lint bench venv clean FORCE
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=77' wheel
 	@$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-venv: $(STAMP)
+# Rebuilt whenever one of the compiled sources changes, so the code that runs is the code
+# on disk; TRADEDECK_COMPILE=0 leaves every module interpreted.
+$(COMPILED): $(STAMP) setup.py $(HOT)
+	@$(BIN)/python src/tradedeck/compiled.py --clean >/dev/null
+	@test $(MODE) = interpreted || echo "compiling the trading path with mypyc (a minute or two)"
+	@$(BIN)/python -m pip install --quiet --no-build-isolation --no-deps -e .
+	@echo $(MODE) > $(COMPILED)
 
-run: $(STAMP)
+ifneq ($(shell cat $(COMPILED) 2>/dev/null),$(MODE))
+$(COMPILED): FORCE
+endif
+FORCE:
+
+venv: $(COMPILED)
+
+run: $(COMPILED)
 	$(BIN)/tradedeck run
 
-test: $(STAMP)
+test: $(COMPILED)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench setup.py
+	$(BIN)/ruff format --check src tests bench setup.py
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(COMPILED)
 	$(BIN)/python bench/orders.py
 
 clean:

@@ -6,7 +6,8 @@ copy's prices scaled so it opens where the previous copy closed, its times shift
 follow on. Figures:
 
 - warm: ``run_backtest`` in this process, data loaded, after one untimed warm-up run,
-  best of a few runs (wall-clock, and its CPU time);
+  best of a few runs (wall-clock, and its CPU time), with the garbage collector tuned as
+  ``tradedeck run`` tunes it (the API and Telegram backtests run in that process);
 - cold: the whole ``tradedeck backtest`` command in a fresh process (start-up, imports,
   loading the file, the run, the table): best wall-clock, and its CPU time, which is the
   fairer figure when other work shares the cores;
@@ -36,8 +37,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
-from tradedeck import marketdata
+from tradedeck import compiled, marketdata
 from tradedeck.backtest.engine import BacktestConfig, run_backtest
+from tradedeck.cli import tune_garbage_collector
 from tradedeck.marketdata.catalog import load_bundled_catalog, load_bundled_series
 from tradedeck.marketdata.loaders import CandleSeries
 from tradedeck.strategies.base import candle_frame
@@ -167,6 +169,7 @@ def main() -> None:
     parser.add_argument("--backtrader", choices=("45k", "all", "none"), default="45k")
     args = parser.parse_args()
 
+    tune_garbage_collector()  # as `tradedeck run`, whose worker threads run the backtests
     bundled = next(b for b in load_bundled_catalog() if b.file == BUNDLED_FILE)
     small = load_bundled_series(bundled)
     big = chained(small, BIG)
@@ -201,6 +204,11 @@ def main() -> None:
                     break
                 rows.append((f"backtrader, {label}", len(series), measured[0], measured[1]))
 
+    built = [m for m in compiled.MODULES if compiled.is_compiled(m)]
+    print(
+        f"trading path: {len(built)} of {len(compiled.MODULES)} modules compiled with mypyc"
+        + ("" if built else " (interpreted: `make venv` compiles them)")
+    )
     print(f"{'run':<32} {'candles':>9} {'seconds':>9} {'candles/s':>12} {'trades':>7}")
     for name, candles, seconds, closed in rows:
         print(

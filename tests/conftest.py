@@ -24,6 +24,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
+from tradedeck import compiled
 from tradedeck.app import create_app, drain
 from tradedeck.config import Settings
 from tradedeck.domain.roles import Actor, Role
@@ -35,6 +36,17 @@ PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL_TEMPLATE = "postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ADMIN = Actor(name="test-admin", role=Role.ADMIN, channel="cli")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to test a compiled build older than its source: the old code would run."""
+    if outdated := compiled.stale():
+        pytest.exit(
+            f"the compiled build of {', '.join(outdated)} is older than its source: "
+            "run `make test` (it rebuilds), or `python src/tradedeck/compiled.py --clean` "
+            "to run every module interpreted",
+            returncode=4,
+        )
 
 
 @contextmanager

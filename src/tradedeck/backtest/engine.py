@@ -175,6 +175,19 @@ class _Position:
     stop_loss: float | None
     take_profit: float | None
 
+    def __init__(
+        self,
+        entry_candle: int,
+        entry_price: float,
+        stop_loss: float | None,
+        take_profit: float | None,
+    ) -> None:
+        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        self.entry_candle = entry_candle
+        self.entry_price = entry_price
+        self.stop_loss = stop_loss
+        self.take_profit = take_profit
+
 
 class _Run:
     def __init__(

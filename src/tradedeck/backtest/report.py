@@ -19,13 +19,14 @@ EQUITY_POINTS = 1000
 small enough to keep a result of a 500k-candle run in one key-value row."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Trade:
     """One round trip: from flat to long and back to flat.
 
     A plain dataclass, not a model: a long run makes tens of thousands of them, and this
-    builds in a third of ``model_construct``'s time; pydantic still validates and
-    serialises it as a field of ``BacktestResult``.
+    builds in a third of ``model_construct``'s time (and not frozen, which would cost five
+    times as much again); pydantic still validates and serialises it as a field of
+    ``BacktestResult``.
     """
 
     entry_time: datetime

@@ -130,7 +130,11 @@ class ChartService:
         )
         if len(stored) < 2:
             raise NotFound("no_candles", f"no {native} candles of {market.symbol} are stored yet")
-        key = (market.symbol, wanted, limit, len(stored), stored[0].opened_at, stored[-1])
+        last = stored[-1]  # a forming candle changes in place: all of it is in the key
+        key = (
+            market.symbol, wanted, limit, len(stored), stored[0].opened_at,
+            (last.opened_at, last.open, last.high, last.low, last.close, last.volume),
+        )  # fmt: skip
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)

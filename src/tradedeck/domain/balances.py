@@ -14,6 +14,17 @@ class Balance:
     free: Decimal = ZERO
     reserved: Decimal = ZERO
 
+    def __init__(
+        self,
+        asset: str,
+        free: Decimal = ZERO,
+        reserved: Decimal = ZERO,
+    ) -> None:
+        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        self.asset = asset
+        self.free = free
+        self.reserved = reserved
+
     @property
     def total(self) -> Decimal:
         return self.free + self.reserved
@@ -21,10 +32,7 @@ class Balance:
     def copy(self) -> Balance:
         """Field by field (also what ``copy.copy`` uses): the generic copy of a slotted
         dataclass costs ten times as much."""
-        clone = object.__new__(type(self))
-        clone.asset = self.asset
-        clone.free = self.free
-        clone.reserved = self.reserved
-        return clone
+        return Balance(self.asset, self.free, self.reserved)
 
-    __copy__ = copy
+    def __copy__(self) -> Balance:
+        return self.copy()

@@ -7,8 +7,11 @@ from datetime import datetime
 from decimal import Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Candle:
+    """Read-only by convention, not frozen: a frozen dataclass sets every field through
+    ``object.__setattr__`` (five times the cost), and every price the engine sees is one."""
+
     symbol: str
     timeframe: str
     opened_at: datetime
@@ -17,6 +20,27 @@ class Candle:
     low: Decimal
     close: Decimal
     volume: Decimal
+
+    def __init__(
+        self,
+        symbol: str,
+        timeframe: str,
+        opened_at: datetime,
+        open: Decimal,
+        high: Decimal,
+        low: Decimal,
+        close: Decimal,
+        volume: Decimal,
+    ) -> None:
+        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        self.symbol = symbol
+        self.timeframe = timeframe
+        self.opened_at = opened_at
+        self.open = open
+        self.high = high
+        self.low = low
+        self.close = close
+        self.volume = volume
 
 
 TIMEFRAME_SECONDS: dict[str, int] = {

@@ -144,6 +144,61 @@ class Order:
     take_profit: Decimal | None = None
     source: str = "api"
 
+    def __init__(
+        self,
+        id: str,
+        symbol: str,
+        side: Side,
+        type: OrderType,
+        amount: Decimal,
+        created_at: datetime,
+        updated_at: datetime,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        client_order_id: str | None = None,
+        user_id: int | None = None,
+        status: OrderStatus = OrderStatus.NEW,
+        status_reason: str | None = None,
+        filled: Decimal = ZERO,
+        average_price: Decimal | None = None,
+        fee: Decimal = ZERO,
+        fee_currency: str | None = None,
+        reserved: Decimal = ZERO,
+        triggered: bool = False,
+        role: OrderRole = OrderRole.ENTRY,
+        parent_id: str | None = None,
+        oco_group: str | None = None,
+        stop_loss: Decimal | None = None,
+        take_profit: Decimal | None = None,
+        source: str = "api",
+    ) -> None:
+        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        self.id = id
+        self.symbol = symbol
+        self.side = side
+        self.type = type
+        self.amount = amount
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.price = price
+        self.stop_price = stop_price
+        self.client_order_id = client_order_id
+        self.user_id = user_id
+        self.status = status
+        self.status_reason = status_reason
+        self.filled = filled
+        self.average_price = average_price
+        self.fee = fee
+        self.fee_currency = fee_currency
+        self.reserved = reserved
+        self.triggered = triggered
+        self.role = role
+        self.parent_id = parent_id
+        self.oco_group = oco_group
+        self.stop_loss = stop_loss
+        self.take_profit = take_profit
+        self.source = source
+
     @property
     def remaining(self) -> Decimal:
         return self.amount - self.filled
@@ -152,35 +207,36 @@ class Order:
         """A field-by-field copy (also what ``copy.copy`` uses): the generic copy of a
         slotted dataclass goes through ``__reduce_ex__`` and costs ten times as much, and
         the engine copies an order every time it hands one out or records one for undo."""
-        clone = object.__new__(type(self))
-        clone.id = self.id
-        clone.symbol = self.symbol
-        clone.side = self.side
-        clone.type = self.type
-        clone.amount = self.amount
-        clone.created_at = self.created_at
-        clone.updated_at = self.updated_at
-        clone.price = self.price
-        clone.stop_price = self.stop_price
-        clone.client_order_id = self.client_order_id
-        clone.user_id = self.user_id
-        clone.status = self.status
-        clone.status_reason = self.status_reason
-        clone.filled = self.filled
-        clone.average_price = self.average_price
-        clone.fee = self.fee
-        clone.fee_currency = self.fee_currency
-        clone.reserved = self.reserved
-        clone.triggered = self.triggered
-        clone.role = self.role
-        clone.parent_id = self.parent_id
-        clone.oco_group = self.oco_group
-        clone.stop_loss = self.stop_loss
-        clone.take_profit = self.take_profit
-        clone.source = self.source
-        return clone
+        return Order(
+            self.id,
+            self.symbol,
+            self.side,
+            self.type,
+            self.amount,
+            self.created_at,
+            self.updated_at,
+            self.price,
+            self.stop_price,
+            self.client_order_id,
+            self.user_id,
+            self.status,
+            self.status_reason,
+            self.filled,
+            self.average_price,
+            self.fee,
+            self.fee_currency,
+            self.reserved,
+            self.triggered,
+            self.role,
+            self.parent_id,
+            self.oco_group,
+            self.stop_loss,
+            self.take_profit,
+            self.source,
+        )
 
-    __copy__ = copy
+    def __copy__(self) -> Order:
+        return self.copy()
 
     def transition(self, new: OrderStatus, at: datetime, reason: str | None = None) -> None:
         if new not in _TRANSITIONS.get(self.status, _NO_TRANSITIONS):  # can_transition, inlined
@@ -203,8 +259,12 @@ class Order:
         self.transition(status, at)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fill:
+    """One execution of an order. Read-only by convention, not frozen: a frozen
+    dataclass sets every field through ``object.__setattr__`` (five times the cost), and
+    every trade makes one."""
+
     id: str
     order_id: str
     symbol: str
@@ -218,6 +278,37 @@ class Fill:
     realized_pnl: Decimal = ZERO
     liquidity: str = "taker"
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        id: str,
+        order_id: str,
+        symbol: str,
+        side: Side,
+        amount: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        fee_currency: str,
+        timestamp: datetime,
+        user_id: int | None = None,
+        realized_pnl: Decimal = ZERO,
+        liquidity: str = "taker",
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        self.id = id
+        self.order_id = order_id
+        self.symbol = symbol
+        self.side = side
+        self.amount = amount
+        self.price = price
+        self.fee = fee
+        self.fee_currency = fee_currency
+        self.timestamp = timestamp
+        self.user_id = user_id
+        self.realized_pnl = realized_pnl
+        self.liquidity = liquidity
+        self.extra = dict() if extra is None else extra
 
     @property
     def cost(self) -> Decimal:

@@ -30,6 +30,25 @@ class Position:
     updated_at: datetime | None = None
     shortable: bool = False
 
+    def __init__(
+        self,
+        symbol: str,
+        amount: Decimal = ZERO,
+        average_entry: Decimal = ZERO,
+        realized_pnl: Decimal = ZERO,
+        opened_at: datetime | None = None,
+        updated_at: datetime | None = None,
+        shortable: bool = False,
+    ) -> None:
+        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        self.symbol = symbol
+        self.amount = amount
+        self.average_entry = average_entry
+        self.realized_pnl = realized_pnl
+        self.opened_at = opened_at
+        self.updated_at = updated_at
+        self.shortable = shortable
+
     @property
     def is_open(self) -> bool:
         return self.amount != 0
@@ -37,17 +56,18 @@ class Position:
     def copy(self) -> Position:
         """Field by field (also what ``copy.copy`` uses): the generic copy of a slotted
         dataclass costs ten times as much."""
-        clone = object.__new__(type(self))
-        clone.symbol = self.symbol
-        clone.amount = self.amount
-        clone.average_entry = self.average_entry
-        clone.realized_pnl = self.realized_pnl
-        clone.opened_at = self.opened_at
-        clone.updated_at = self.updated_at
-        clone.shortable = self.shortable
-        return clone
+        return Position(
+            self.symbol,
+            self.amount,
+            self.average_entry,
+            self.realized_pnl,
+            self.opened_at,
+            self.updated_at,
+            self.shortable,
+        )
 
-    __copy__ = copy
+    def __copy__(self) -> Position:
+        return self.copy()
 
     def apply_fill(
         self, side: Side, amount: Decimal, price: Decimal, fee_quote: Decimal, at: datetime

@@ -18,6 +18,17 @@ class ExchangeUpdate:
     fills: list[Fill] = field(default_factory=list)
     balances: list[Balance] = field(default_factory=list)
 
+    def __init__(
+        self,
+        orders: list[Order] | None = None,
+        fills: list[Fill] | None = None,
+        balances: list[Balance] | None = None,
+    ) -> None:
+        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        self.orders = list() if orders is None else orders
+        self.fills = list() if fills is None else fills
+        self.balances = list() if balances is None else balances
+
     @property
     def empty(self) -> bool:
         return not (self.orders or self.fills or self.balances)

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
 
+from mypy_extensions import mypyc_attr
+
 from tradedeck.domain.balances import Balance
 from tradedeck.domain.candles import Candle
 from tradedeck.domain.errors import InvalidInput
@@ -19,6 +21,7 @@ from tradedeck.domain.markets import Market
 from tradedeck.domain.orders import Order
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the live exchange's mirror is interpreted
 class BookReads:
     _markets: dict[str, Market]
     _candles: dict[str, Candle]

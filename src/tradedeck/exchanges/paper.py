@@ -108,6 +108,14 @@ class _UndoLog:
     candles: dict[str, Candle | None] = field(default_factory=dict)
     consumed: dict[str, Decimal | None] = field(default_factory=dict)
 
+    def __init__(self) -> None:
+        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        self.balances = {}
+        self.orders = {}
+        self.open_orders = None
+        self.candles = {}
+        self.consumed = {}
+
     def absorb(self, inner: _UndoLog) -> None:
         """Keep an inner scope's history where this scope has none (its own is older)."""
         for asset, balance in inner.balances.items():
@@ -129,6 +137,12 @@ class _Changes(_UndoLog):
 
     touched: dict[str, Order] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
+
+    def __init__(self) -> None:
+        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        _UndoLog.__init__(self)  # not super(): slots=True makes a new class
+        self.touched = {}
+        self.fills = []
 
 
 class PaperEngine(BookReads):

@@ -14,8 +14,11 @@ MAX_SOURCE_LENGTH: Final = 64
 any risk check or fill instead of a database error after the exchange has filled."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderRequest:
+    """Read-only by convention, not frozen: a frozen dataclass sets every field through
+    ``object.__setattr__`` (five times the cost), and a backtest makes one per order."""
+
     symbol: str
     side: Side
     type: OrderType
@@ -27,8 +30,31 @@ class OrderRequest:
     take_profit: Decimal | None = None
     source: str = "api"
 
-    def __post_init__(self) -> None:
-        if not 0 < len(self.source) <= MAX_SOURCE_LENGTH:
+    def __init__(
+        self,
+        symbol: str,
+        side: Side,
+        type: OrderType,
+        amount: Decimal,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        client_order_id: str | None = None,
+        stop_loss: Decimal | None = None,
+        take_profit: Decimal | None = None,
+        source: str = "api",
+    ) -> None:
+        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        self.symbol = symbol
+        self.side = side
+        self.type = type
+        self.amount = amount
+        self.price = price
+        self.stop_price = stop_price
+        self.client_order_id = client_order_id
+        self.stop_loss = stop_loss
+        self.take_profit = take_profit
+        self.source = source
+        if not 0 < len(source) <= MAX_SOURCE_LENGTH:
             raise InvalidInput(
                 "invalid_source",
                 f"an order's source must have 1 to {MAX_SOURCE_LENGTH} characters, "

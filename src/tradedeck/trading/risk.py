@@ -53,9 +53,10 @@ class RiskLimits(BaseModel):
         return ZERO
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderCheck:
-    """What the risk engine needs to know about one order, all in the valuation currency."""
+    """What the risk engine needs to know about one order, all in the valuation currency
+    (read-only by convention; not frozen, which would cost five times as much per order)."""
 
     symbol: str
     side: Side
