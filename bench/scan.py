@@ -27,8 +27,9 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from tradedeck.domain.candles import ms_to_datetime
 from tradedeck.marketdata.catalog import load_bundled_catalog, load_bundled_series
-from tradedeck.marketdata.loaders import CandleSeries, ms_to_datetime
+from tradedeck.marketdata.loaders import CandleSeries
 from tradedeck.notify.events import InProcessBus
 from tradedeck.storage import models as m
 from tradedeck.storage.db import make_engine, upgrade

@@ -37,6 +37,8 @@ MODULES: tuple[str, ...] = (
     "tradedeck.exchanges.book",
     "tradedeck.exchanges.paper",
     "tradedeck.trading.requests",
+    "tradedeck.trading.risk",
+    "tradedeck.trading.killswitch",
     "tradedeck.trading.order_manager",
     "tradedeck.trading.valuation",
     "tradedeck.backtest.engine",

@@ -65,7 +65,8 @@ from tradedeck.trading.killswitch import KillSwitch
 from tradedeck.trading.live_sync import LiveSync
 from tradedeck.trading.order_manager import OrderManager
 from tradedeck.trading.portfolio import PortfolioService
-from tradedeck.trading.risk import RiskEngine, RiskLimits
+from tradedeck.trading.risk import RiskEngine
+from tradedeck.trading.risk_limits import RiskLimits
 from tradedeck.trading.signals import SignalService
 from tradedeck.trading.trailing import TrailingStopService
 from tradedeck.trading.valuation import Valuator

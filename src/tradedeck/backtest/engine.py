@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -43,7 +42,7 @@ from tradedeck.backtest.memory import MemoryRepository
 from tradedeck.backtest.metrics import compute_metrics
 from tradedeck.backtest.report import EQUITY_POINTS, BacktestResult, EquityPoint, Trade
 from tradedeck.domain.balances import Balance
-from tradedeck.domain.candles import TIMEFRAME_SECONDS, Candle
+from tradedeck.domain.candles import TIMEFRAME_SECONDS, Candle, ms_to_datetime
 from tradedeck.domain.errors import DomainError, InvalidInput, OrderRejected
 from tradedeck.domain.markets import Market
 from tradedeck.domain.money import ONE, ZERO, from_float, quantize_down, quantize_nearest
@@ -51,7 +50,7 @@ from tradedeck.domain.orders import Fill, Order, OrderRole, OrderType, Side
 from tradedeck.domain.roles import Actor, Role
 from tradedeck.exchanges.base import ExchangeUpdate
 from tradedeck.exchanges.paper import PaperConfig, PaperEngine
-from tradedeck.marketdata.loaders import CandleSeries, ms_to_datetime
+from tradedeck.marketdata.loaders import CandleSeries
 from tradedeck.notify.events import Event, Handler
 from tradedeck.ops.metrics import Metrics
 from tradedeck.strategies.base import Strategy, candle_frame
@@ -59,7 +58,8 @@ from tradedeck.strategies.registry import failure_location
 from tradedeck.trading.killswitch import KillSwitch
 from tradedeck.trading.order_manager import OrderManager
 from tradedeck.trading.requests import OrderRequest
-from tradedeck.trading.risk import RiskEngine, RiskLimits
+from tradedeck.trading.risk import RiskEngine
+from tradedeck.trading.risk_limits import RiskLimits
 from tradedeck.trading.sizing import fixed_fractional
 from tradedeck.trading.valuation import Valuator
 
@@ -213,6 +213,12 @@ class _Run:
         self._rejected = 0
         self._held = ZERO
         self._now = ms_to_datetime(int(series.ts[0]))
+        self._candle = 0  # the candle whose time self._now is: where a fill lands
+        # Per fill, in order: its candle, its change to the position and to cash (floats:
+        # they only draw the equity curve; the trades are summed from the fills exactly).
+        self._fill_candles: list[int] = []
+        self._fill_base: list[float] = []
+        self._fill_cash: list[float] = []
         self._first_ms = int(series.ts[0])
         self._seconds = 0.0
         self._day: date | None = None
@@ -356,6 +362,7 @@ class _Run:
         stop_loss = position.stop_loss
         if level is not None and low <= level and (stop_loss is None or level > stop_loss):
             self._now = ms_to_datetime(int(self._ts[i]))
+            self._candle = i
             await self._cancel_open_orders()
             if i > position.entry_candle:  # the stop moves at the previous close
                 self._feed(self._tick(i - 1, float(self._close[i - 1])))
@@ -484,11 +491,21 @@ class _Run:
             return
         self._repo.record(update)
         for fill in update.fills:
-            self._held += fill.amount if fill.side is Side.BUY else -fill.amount
+            cost = fill.amount * fill.price
+            if fill.side is Side.BUY:
+                self._held += fill.amount
+                self._fill_base.append(float(fill.amount))
+                self._fill_cash.append(-float(cost + fill.fee))
+            else:
+                self._held -= fill.amount
+                self._fill_base.append(-float(fill.amount))
+                self._fill_cash.append(float(cost - fill.fee))
+            self._fill_candles.append(self._candle)
 
     async def _at(self, i: int, price: float) -> Decimal:
         """Move the clock to candle ``i``'s open and show the engine that price (returned)."""
         self._now = ms_to_datetime(int(self._ts[i]))
+        self._candle = i
         self._seconds = (int(self._ts[i]) - self._first_ms) / 1000
         tick = self._tick(i, price, self._now)
         self._feed(tick)
@@ -502,6 +519,7 @@ class _Run:
 
     async def _at_candle(self, i: int) -> None:
         self._now = ms_to_datetime(int(self._ts[i]))
+        self._candle = i
         self._seconds = (int(self._ts[i]) - self._first_ms) / 1000
         self._feed(self._series.candle(i))
 
@@ -566,27 +584,14 @@ class _Run:
         self, fills: list[Fill]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         """Mark-to-market equity at every close, from the fills (after a candle's fills)."""
+        assert len(self._fill_candles) == len(fills), "every fill passes through _record"
         n = self._n
         cash_delta = np.zeros(n, dtype=np.float64)
         base_delta = np.zeros(n, dtype=np.float64)
         if fills:
-            stamps = np.fromiter((_epoch_ms(f) for f in fills), dtype=np.int64, count=len(fills))
-            where = np.searchsorted(self._ts, stamps, side="right") - 1
-            signed = np.fromiter(
-                (float(f.amount) if f.side is Side.BUY else -float(f.amount) for f in fills),
-                dtype=np.float64,
-                count=len(fills),
-            )
-            cost = np.fromiter(
-                (
-                    -float(f.cost + f.fee) if f.side is Side.BUY else float(f.cost - f.fee)
-                    for f in fills
-                ),
-                dtype=np.float64,
-                count=len(fills),
-            )
-            np.add.at(cash_delta, where, cost)
-            np.add.at(base_delta, where, signed)
+            where = np.array(self._fill_candles, dtype=np.int64)
+            np.add.at(cash_delta, where, np.array(self._fill_cash, dtype=np.float64))
+            np.add.at(base_delta, where, np.array(self._fill_base, dtype=np.float64))
         held_amount = np.cumsum(base_delta)
         equity = float(self._config.cash) + np.cumsum(cash_delta) + held_amount * self._close
         # Amounts are on the market's step, so a flat position sums to (almost) exactly 0.
@@ -605,10 +610,6 @@ class _Run:
 
 def _fraction(value: float) -> Decimal:
     return Decimal(repr(value))
-
-
-def _epoch_ms(fill: Fill) -> int:
-    return math.floor(fill.timestamp.timestamp() * 1000 + 0.5)
 
 
 def _exit_reason(order: Order | None) -> str:

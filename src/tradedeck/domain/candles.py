@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Final
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -67,3 +70,8 @@ def check_timeframe(value: str | None) -> str | None:
             f"unknown timeframe {value!r}; expected one of " + ", ".join(TIMEFRAME_SECONDS)
         )
     return value
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    """Exact (integer) conversion: float seconds would drift by a microsecond now and then."""
+    return _EPOCH + timedelta(milliseconds=ms)

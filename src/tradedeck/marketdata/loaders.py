@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.feather as feather
 
-from tradedeck.domain.candles import TIMEFRAME_SECONDS, Candle
+from tradedeck.domain.candles import TIMEFRAME_SECONDS, Candle, ms_to_datetime
 from tradedeck.domain.money import from_float
 
 if TYPE_CHECKING:
@@ -141,11 +141,6 @@ class CandleSeries:
             symbol=self.symbol,
             timeframe=self.timeframe,
         )
-
-
-def ms_to_datetime(ms: int) -> datetime:
-    """Exact (integer) conversion: float seconds would drift by a microsecond now and then."""
-    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def load_candles(

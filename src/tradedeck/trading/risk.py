@@ -16,41 +16,19 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field
 
 from tradedeck.domain.errors import RiskRefused
-from tradedeck.domain.money import ZERO, fmt
+from tradedeck.domain.money import fmt
 from tradedeck.domain.orders import Side
-from tradedeck.domain.roles import Actor, Permission, Role
+from tradedeck.domain.roles import Actor, Permission
+from tradedeck.trading.risk_limits import SETTING_KEY, RiskLimits
 
 if TYPE_CHECKING:
     from tradedeck.storage.repository import Repository
 
 log = structlog.get_logger(__name__)
 
-SETTING_KEY = "risk_limits"
 HUNDRED = Decimal(100)
-
-
-class RiskLimits(BaseModel):
-    """Limits in the valuation currency; an admin changes them at run time."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_order_notional_trader: Decimal = Field(gt=0)
-    max_order_notional_admin: Decimal = Field(gt=0)
-    max_exposure_pct: Decimal = Field(gt=0, le=100)
-    max_positions: int = Field(ge=1)
-    cooldown_seconds: float = Field(ge=0)
-    daily_drawdown_pct: Decimal = Field(gt=0, le=100)
-    max_consecutive_rejections: int = Field(ge=1)
-
-    def max_notional(self, role: Role) -> Decimal:
-        if role is Role.ADMIN:
-            return self.max_order_notional_admin
-        if role is Role.TRADER:
-            return self.max_order_notional_trader
-        return ZERO
 
 
 @dataclass(slots=True)
@@ -66,6 +44,27 @@ class OrderCheck:
     base_exposure: Decimal | None
     opens_position: bool
     open_positions: int
+
+    def __init__(
+        self,
+        symbol: str,
+        side: Side,
+        base: str,
+        notional: Decimal | None,
+        equity: Decimal,
+        base_exposure: Decimal | None,
+        opens_position: bool,
+        open_positions: int,
+    ) -> None:
+        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        self.symbol = symbol
+        self.side = side
+        self.base = base
+        self.notional = notional
+        self.equity = equity
+        self.base_exposure = base_exposure
+        self.opens_position = opens_position
+        self.open_positions = open_positions
 
 
 KillTrigger = Callable[[str], Awaitable[None]]

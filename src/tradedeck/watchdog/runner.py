@@ -40,7 +40,7 @@ from tradedeck.storage.heartbeats import (
     WatchdogQueries,
 )
 from tradedeck.storage.repository import Repository
-from tradedeck.trading.risk import SETTING_KEY, RiskLimits
+from tradedeck.trading.risk_limits import SETTING_KEY, RiskLimits
 from tradedeck.trading.valuation import Valuator
 from tradedeck.watchdog.alerts import AdminAlerts
 from tradedeck.watchdog.cancel import cancel_persisted_orders

@@ -29,9 +29,10 @@ from tradedeck.domain.orders import Fill, Order, OrderType, Side
 from tradedeck.domain.positions import Position
 from tradedeck.exchanges.base import ExchangeUpdate
 from tradedeck.trading.requests import OrderRequest
+from tradedeck.trading.risk import OrderCheck
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-WRITTEN_OUT = [Order, Fill, Balance, Position, Candle, ExchangeUpdate, OrderRequest]
+WRITTEN_OUT = [Order, Fill, Balance, Position, Candle, ExchangeUpdate, OrderRequest, OrderCheck]
 
 
 def _field_kinds(cls: type[object]) -> dict[str, tuple[str, object]]:

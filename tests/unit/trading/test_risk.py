@@ -11,7 +11,8 @@ import pytest
 from tradedeck.domain.errors import RiskRefused
 from tradedeck.domain.orders import Side
 from tradedeck.domain.roles import Actor, Role
-from tradedeck.trading.risk import OrderCheck, RiskEngine, RiskLimits
+from tradedeck.trading.risk import OrderCheck, RiskEngine
+from tradedeck.trading.risk_limits import RiskLimits
 
 LIMITS = RiskLimits(
     max_order_notional_trader=Decimal("0.5"),

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from tradedeck.api.deps import ActorDep, ServicesDep
 from tradedeck.api.schemas import KillSwitchIn, KillSwitchOut, RiskLimitsPatch
 from tradedeck.domain.roles import Permission
-from tradedeck.trading.risk import RiskLimits
+from tradedeck.trading.risk_limits import RiskLimits
 
 router = APIRouter(prefix="/api/v1", tags=["control"])
 
