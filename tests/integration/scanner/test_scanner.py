@@ -17,7 +17,7 @@ from tests.conftest import ADMIN
 from tests.integration.scanner.conftest import core
 from tests.integration.scanner.history import store_candles
 from tradedeck.domain.errors import InvalidInput, PermissionDenied
-from tradedeck.domain.roles import Actor, Role
+from tradedeck.domain.roles import ROLE_PERMISSIONS, Actor, Role
 from tradedeck.marketdata.catalog import load_bundled_catalog, load_bundled_series
 from tradedeck.notify.events import Event, EventType
 from tradedeck.services import Services
@@ -96,13 +96,13 @@ async def test_history_of_one_market_newest_first(services: Services) -> None:
         await services.scanner.history(ADMIN, "ETH/BTC", "7m")
 
 
-async def test_reading_scans_needs_a_role_that_may_read(services: Services) -> None:
-    class Locked(Actor):
-        def require(self, permission: object) -> None:
-            raise PermissionDenied("forbidden", "no")
-
+async def test_reading_scans_needs_a_role_that_may_read(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(ROLE_PERMISSIONS, Role.VIEWER, frozenset())  # a role without READ
     with pytest.raises(PermissionDenied):
-        await services.scanner.latest(Locked(name="x", role=Role.VIEWER, channel="api"))
+        await services.scanner.latest(Actor(name="x", role=Role.VIEWER, channel="api"))
+    monkeypatch.undo()
     assert (await services.scanner.latest(NOBODY)).run is None
 
 
