@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
-# The trading path's modules that mypyc compiles (src/tradedeck/compiled.py lists them).
-HOT := $(shell $(PYTHON) src/tradedeck/compiled.py)
+# The trading path's modules that mypyc compiles (src/tradedeck/native.py lists them).
+HOT := $(shell $(PYTHON) src/tradedeck/native.py)
 MODE := $(if $(filter 0,$(TRADEDECK_COMPILE)),interpreted,compiled)
 
 .PHONY: run test lint bench venv clean FORCE
@@ -19,12 +19,15 @@ $(STAMP): pyproject.toml
 # Rebuilt whenever one of the compiled sources changes, so the code that runs is the code
 # on disk; TRADEDECK_COMPILE=0 leaves every module interpreted.
 $(COMPILED): $(STAMP) setup.py $(HOT)
-	@$(BIN)/python src/tradedeck/compiled.py --clean >/dev/null
+	@$(BIN)/python src/tradedeck/native.py --clean >/dev/null
 	@test $(MODE) = interpreted || echo "compiling the trading path with mypyc (a minute or two)"
 	@$(BIN)/python -m pip install --quiet --no-build-isolation --no-deps -e .
 	@echo $(MODE) > $(COMPILED)
 
 ifneq ($(shell cat $(COMPILED) 2>/dev/null),$(MODE))
+$(COMPILED): FORCE
+endif
+ifeq ($(MODE)$(wildcard src/tradedeck__mypyc.*),compiled)  # removed by compiled.py --clean
 $(COMPILED): FORCE
 endif
 FORCE:

@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
-from tradedeck import compiled, marketdata
+from tradedeck import marketdata, native
 from tradedeck.backtest.engine import BacktestConfig, run_backtest
 from tradedeck.cli import tune_garbage_collector
 from tradedeck.marketdata.catalog import load_bundled_catalog, load_bundled_series
@@ -204,9 +204,9 @@ def main() -> None:
                     break
                 rows.append((f"backtrader, {label}", len(series), measured[0], measured[1]))
 
-    built = [m for m in compiled.MODULES if compiled.is_compiled(m)]
+    built = [m for m in native.MODULES if native.is_compiled(m)]
     print(
-        f"trading path: {len(built)} of {len(compiled.MODULES)} modules compiled with mypyc"
+        f"trading path: {len(built)} of {len(native.MODULES)} modules compiled with mypyc"
         + ("" if built else " (interpreted: `make venv` compiles them)")
     )
     print(f"{'run':<32} {'candles':>9} {'seconds':>9} {'candles/s':>12} {'trades':>7}")

@@ -24,7 +24,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from tradedeck import compiled
+from tradedeck import native
 from tradedeck.app import create_app, drain
 from tradedeck.config import Settings
 from tradedeck.domain.roles import Actor, Role
@@ -40,10 +40,10 @@ ADMIN = Actor(name="test-admin", role=Role.ADMIN, channel="cli")
 
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse to test a compiled build older than its source: the old code would run."""
-    if outdated := compiled.stale():
+    if outdated := native.stale():
         pytest.exit(
             f"the compiled build of {', '.join(outdated)} is older than its source: "
-            "run `make test` (it rebuilds), or `python src/tradedeck/compiled.py --clean` "
+            "run `make test` (it rebuilds), or `python src/tradedeck/native.py --clean` "
             "to run every module interpreted",
             returncode=4,
         )

@@ -182,7 +182,7 @@ class _Position:
         stop_loss: float | None,
         take_profit: float | None,
     ) -> None:
-        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        # Written out, not generated: mypyc compiles this one (see tradedeck.native).
         self.entry_candle = entry_candle
         self.entry_price = entry_price
         self.stop_loss = stop_loss

@@ -20,7 +20,7 @@ class Balance:
         free: Decimal = ZERO,
         reserved: Decimal = ZERO,
     ) -> None:
-        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        # Written out, not generated: mypyc compiles this one (see tradedeck.native).
         self.asset = asset
         self.free = free
         self.reserved = reserved

@@ -35,7 +35,7 @@ class Candle:
         close: Decimal,
         volume: Decimal,
     ) -> None:
-        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        # Written out, not generated: mypyc compiles this one (see tradedeck.native).
         self.symbol = symbol
         self.timeframe = timeframe
         self.opened_at = opened_at

@@ -172,7 +172,7 @@ class Order:
         take_profit: Decimal | None = None,
         source: str = "api",
     ) -> None:
-        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        # Written out, not generated: mypyc compiles this one (see tradedeck.native).
         self.id = id
         self.symbol = symbol
         self.side = side
@@ -295,7 +295,7 @@ class Fill:
         liquidity: str = "taker",
         extra: dict[str, str] | None = None,
     ) -> None:
-        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        # Written out, not generated: mypyc compiles this one (see tradedeck.native).
         self.id = id
         self.order_id = order_id
         self.symbol = symbol

@@ -40,7 +40,7 @@ class Position:
         updated_at: datetime | None = None,
         shortable: bool = False,
     ) -> None:
-        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        # Written out, not generated: mypyc compiles this one (see tradedeck.native).
         self.symbol = symbol
         self.amount = amount
         self.average_entry = average_entry

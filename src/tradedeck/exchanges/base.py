@@ -24,7 +24,7 @@ class ExchangeUpdate:
         fills: list[Fill] | None = None,
         balances: list[Balance] | None = None,
     ) -> None:
-        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        # Written out, not generated: mypyc compiles this one (see tradedeck.native).
         self.orders = list() if orders is None else orders
         self.fills = list() if fills is None else fills
         self.balances = list() if balances is None else balances

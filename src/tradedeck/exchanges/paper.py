@@ -109,7 +109,7 @@ class _UndoLog:
     consumed: dict[str, Decimal | None] = field(default_factory=dict)
 
     def __init__(self) -> None:
-        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        # Written out, not generated: mypyc compiles this one (see tradedeck.native).
         self.balances = {}
         self.orders = {}
         self.open_orders = None
@@ -139,7 +139,7 @@ class _Changes(_UndoLog):
     fills: list[Fill] = field(default_factory=list)
 
     def __init__(self) -> None:
-        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        # Written out, not generated: mypyc compiles this one (see tradedeck.native).
         _UndoLog.__init__(self)  # not super(): slots=True makes a new class
         self.touched = {}
         self.fills = []

@@ -43,7 +43,7 @@ class OrderRequest:
         take_profit: Decimal | None = None,
         source: str = "api",
     ) -> None:
-        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        # Written out, not generated: mypyc compiles this one (see tradedeck.native).
         self.symbol = symbol
         self.side = side
         self.type = type

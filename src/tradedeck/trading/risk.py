@@ -56,7 +56,7 @@ class OrderCheck:
         opens_position: bool,
         open_positions: int,
     ) -> None:
-        # Written out, not generated: mypyc compiles this one (see tradedeck.compiled).
+        # Written out, not generated: mypyc compiles this one (see tradedeck.native).
         self.symbol = symbol
         self.side = side
         self.base = base

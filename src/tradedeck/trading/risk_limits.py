@@ -1,7 +1,7 @@
 """The risk limits an admin sets: validated settings, kept apart from the risk engine.
 
 A pydantic model of its own module: the engine that applies the limits is compiled with
-mypyc (see tradedeck.compiled), and mypyc cannot compile a module that defines a
+mypyc (see tradedeck.native), and mypyc cannot compile a module that defines a
 pydantic model.
 """
 

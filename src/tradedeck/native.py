@@ -15,7 +15,7 @@ would silently run the old code: :func:`stale` names those modules, ``make`` reb
 them, and the test suite refuses to run until it has.
 
 The list lives here, with nothing but the standard library, so that the build, ``make``
-and the tests read one list: ``python src/tradedeck/compiled.py`` prints the sources,
+and the tests read one list: ``python src/tradedeck/native.py`` prints the sources,
 ``--clean`` removes the compiled files of an editable install.
 """
 
