@@ -27,7 +27,7 @@ $(COMPILED): $(STAMP) setup.py $(HOT)
 ifneq ($(shell cat $(COMPILED) 2>/dev/null),$(MODE))
 $(COMPILED): FORCE
 endif
-ifeq ($(MODE)$(wildcard src/tradedeck__mypyc.*),compiled)  # removed by compiled.py --clean
+ifeq ($(MODE)$(wildcard src/tradedeck__mypyc.*),compiled)  # removed by native.py --clean
 $(COMPILED): FORCE
 endif
 FORCE:

@@ -4,7 +4,7 @@ Why compile them: a backtest sends every one of its tens of thousands of orders 
 the order manager, the risk engine and the paper engine (one trading path, no shortcut
 for the simulation), and the interpreter's cost per call is most of what such an order
 costs. mypyc compiles these modules from the same typed source to C extensions that run
-the same code about twice as fast; everything else stays interpreted.
+the same code about two and a half times as fast; everything else stays interpreted.
 
 The build is optional: ``setup.py`` compiles when mypyc is importable (``make`` installs
 it with the dev tools and builds without isolation) and ``TRADEDECK_COMPILE`` is not
@@ -45,7 +45,7 @@ MODULES: tuple[str, ...] = (
     "tradedeck.backtest.memory",
 )
 """The trading path's hot modules (mypyc compiles them as one group, so calls between
-them are native calls). A module that subclasses a pydantic model cannot be in it."""
+them are native calls). A module that defines a pydantic model cannot be in it."""
 
 GROUP = "tradedeck"
 """The name of the shared library that holds the group's code (``tradedeck__mypyc``)."""

@@ -491,7 +491,7 @@ class _Run:
             return
         self._repo.record(update)
         for fill in update.fills:
-            cost = fill.amount * fill.price
+            cost = fill.cost
             if fill.side is Side.BUY:
                 self._held += fill.amount
                 self._fill_base.append(float(fill.amount))

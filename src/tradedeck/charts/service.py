@@ -130,7 +130,7 @@ class ChartService:
         )
         if len(stored) < 2:
             raise NotFound("no_candles", f"no {native} candles of {market.symbol} are stored yet")
-        last = stored[-1]  # a forming candle changes in place: all of it is in the key
+        last = stored[-1]  # by value: a forming candle's prices move while its time stays
         key = (
             market.symbol, wanted, limit, len(stored), stored[0].opened_at,
             (last.opened_at, last.open, last.high, last.low, last.close, last.volume),

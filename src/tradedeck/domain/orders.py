@@ -308,7 +308,7 @@ class Fill:
         self.user_id = user_id
         self.realized_pnl = realized_pnl
         self.liquidity = liquidity
-        self.extra = dict() if extra is None else extra
+        self.extra = {} if extra is None else extra
 
     @property
     def cost(self) -> Decimal:

@@ -25,9 +25,9 @@ class ExchangeUpdate:
         balances: list[Balance] | None = None,
     ) -> None:
         # Written out, not generated: mypyc compiles this one (see tradedeck.native).
-        self.orders = list() if orders is None else orders
-        self.fills = list() if fills is None else fills
-        self.balances = list() if balances is None else balances
+        self.orders = [] if orders is None else orders
+        self.fills = [] if fills is None else fills
+        self.balances = [] if balances is None else balances
 
     @property
     def empty(self) -> bool:
